@@ -1,0 +1,169 @@
+"""Typed settings, read once from the environment (Functions app settings) and passed in.
+
+Every setting the code reads is declared in ``SETTINGS``; nothing else reads ``os.environ``.
+The Bicep app settings and ``local.settings.sample.json`` are checked against this list.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pipeline.errors import ConfigurationError
+
+__all__ = ["AZURITE_CONNECTION_STRING", "SETTINGS", "Setting", "Settings", "azurite_connection_string"]
+
+_AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def azurite_connection_string(host: str = "127.0.0.1", blob: int = 10000, queue: int = 10001, table: int = 10002) -> str:
+    """The well-known development account of the Azurite emulator, on the given ports."""
+    account = "devstoreaccount1"
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={_AZURITE_KEY};"
+        f"BlobEndpoint=http://{host}:{blob}/{account};"
+        f"QueueEndpoint=http://{host}:{queue}/{account};"
+        f"TableEndpoint=http://{host}:{table}/{account};"
+    )
+
+
+AZURITE_CONNECTION_STRING = azurite_connection_string()
+
+Backend = Literal["auto", "local", "azure"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One app setting: its name, its default, and whether it only makes sense on a laptop."""
+
+    name: str
+    default: str
+    help: str
+    secret: bool = False
+    local_only: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("AzureWebJobsStorage", "UseDevelopmentStorage=true",
+            "storage connection string (queues, pipelinelogs, blobs); Azurite by default", secret=True),
+    Setting("PIPELINE_DEFINITION",
+            "generalclassification,ocr,facedetection,facecrop,faceprint,facematch,pipelineoutput",
+            "comma-separated queues a job visits when its message names neither a pipeline nor classifiers"),
+    Setting("VISION_ENDPOINT", "", "Computer Vision endpoint; with VISION_API_KEY switches "
+            "generalclassification and ocr to Azure"),
+    Setting("VISION_API_KEY", "", "Computer Vision key", secret=True),
+    Setting("FACE_ENDPOINT", "", "Face endpoint; with FACE_API_KEY switches facedetection, "
+            "faceprint and facematch to Azure"),
+    Setting("FACE_API_KEY", "", "Face key", secret=True),
+    Setting("SQL_CONNECTION_STRING", "", "pyodbc connection string for pipeline_output; "
+            "an embedded SQLite file in IMAGINEM_DATA_DIR when empty", secret=True),
+    Setting("FACES_CONTAINER", "faces", "blob container for the faces cropped by facecrop"),
+    Setting("GENERALCLASSIFICATION_BACKEND", "auto", "auto, local or azure"),
+    Setting("OCR_BACKEND", "auto", "auto, local or azure"),
+    Setting("FACEDETECTION_BACKEND", "auto", "auto, local or azure"),
+    Setting("FACEPRINT_BACKEND", "auto", "auto, local or azure"),
+    Setting("FACEMATCH_BACKEND", "auto", "auto, local or azure"),
+    Setting("OCR_MODE", "ocr", "ocr (synchronous OCR API) or read (asynchronous Read API) on Azure"),
+    Setting("FACE_MATCH_THRESHOLD", "0.6", "largest Euclidean distance between two face prints "
+            "that still counts as the same person (local backend)"),
+    Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
+    Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),
+    Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds to connect and read an image URL"),
+    Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
+            local_only=True),
+    Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded database and model caches",
+            local_only=True),
+)
+
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def _backend(value: str, name: str) -> Backend:
+    value = value.strip().lower() or "auto"
+    if value not in ("auto", "local", "azure"):
+        raise ConfigurationError(f"{name}={value!r}: use auto, local or azure")
+    return value  # type: ignore[return-value]
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> float:
+    raw = env.get(name) or _DEFAULTS[name]
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name}={raw!r} must be positive")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The pipeline's configuration; build it with ``Settings.from_env()`` and pass it in."""
+
+    storage_connection_string: str = AZURITE_CONNECTION_STRING
+    pipeline_definition: tuple[str, ...] = tuple(_DEFAULTS["PIPELINE_DEFINITION"].split(","))
+    vision_endpoint: str = ""
+    vision_api_key: str = field(default="", repr=False)
+    face_endpoint: str = ""
+    face_api_key: str = field(default="", repr=False)
+    sql_connection_string: str = field(default="", repr=False)
+    faces_container: str = "faces"
+    backends: Mapping[str, Backend] = field(default_factory=dict)
+    ocr_mode: Literal["ocr", "read"] = "ocr"
+    face_match_threshold: float = 0.6
+    image_max_bytes: int = 50 * 1024 * 1024
+    image_max_pixels: int = 50_000_000
+    image_fetch_timeout: float = 20.0
+    allow_local_paths: bool = False
+    data_dir: Path = Path(".imaginem")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            return env.get(name, "").strip() or _DEFAULTS[name]
+
+        storage = get("AzureWebJobsStorage")
+        if storage.lower().replace(" ", "") in ("usedevelopmentstorage=true", "usedevelopmentstorage=true;"):
+            storage = AZURITE_CONNECTION_STRING
+        ocr_mode = get("OCR_MODE").lower()
+        if ocr_mode not in ("ocr", "read"):
+            raise ConfigurationError(f"OCR_MODE={ocr_mode!r}: use ocr or read")
+        return cls(
+            storage_connection_string=storage,
+            pipeline_definition=tuple(q.strip() for q in get("PIPELINE_DEFINITION").split(",") if q.strip()),
+            vision_endpoint=get("VISION_ENDPOINT"),
+            vision_api_key=get("VISION_API_KEY"),
+            face_endpoint=get("FACE_ENDPOINT"),
+            face_api_key=get("FACE_API_KEY"),
+            sql_connection_string=get("SQL_CONNECTION_STRING"),
+            faces_container=get("FACES_CONTAINER"),
+            backends={
+                name: _backend(get(f"{name.upper()}_BACKEND"), f"{name.upper()}_BACKEND")
+                for name in ("generalclassification", "ocr", "facedetection", "faceprint", "facematch")
+            },
+            ocr_mode=ocr_mode,  # type: ignore[arg-type]
+            face_match_threshold=_number(env, "FACE_MATCH_THRESHOLD", float),
+            image_max_bytes=int(_number(env, "IMAGE_MAX_BYTES", int)),
+            image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
+            image_fetch_timeout=_number(env, "IMAGE_FETCH_TIMEOUT", float),
+            allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
+            data_dir=Path(get("IMAGINEM_DATA_DIR")),
+        )
+
+    def backend_for(self, classifier: str) -> Literal["local", "azure"]:
+        """Which backend a classifier uses: the override if set, else Azure when its keys are set."""
+        choice = self.backends.get(classifier, "auto")
+        if choice != "auto":
+            return choice
+        if classifier in ("generalclassification", "ocr"):
+            return "azure" if self.vision_endpoint and self.vision_api_key else "local"
+        if classifier in ("facedetection", "faceprint", "facematch"):
+            return "azure" if self.face_endpoint and self.face_api_key else "local"
+        return "local"
