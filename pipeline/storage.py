@@ -1,0 +1,120 @@
+"""Queue, table and blob clients from one storage connection string, each created once.
+
+One ``Storage`` per process (built where the app is wired, then passed in); clients are
+cached per name so every message reuses the same connections.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import unquote, urlsplit
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import QueueClient, QueueServiceClient
+
+__all__ = ["Storage"]
+
+
+class Storage:
+    """The pipeline's storage account: queues, tables and blob containers by name."""
+
+    def __init__(self, connection_string: str) -> None:
+        self.connection_string = connection_string
+        self._queues_svc = QueueServiceClient.from_connection_string(connection_string)
+        self._tables_svc = TableServiceClient.from_connection_string(connection_string)
+        self._blobs_svc = BlobServiceClient.from_connection_string(connection_string)
+        self._lock = threading.Lock()
+        self._queues: dict[str, QueueClient] = {}
+        self._tables: dict[str, TableClient] = {}
+        self._containers: dict[str, ContainerClient] = {}
+
+    @property
+    def blob_service(self) -> BlobServiceClient:
+        return self._blobs_svc
+
+    @property
+    def queue_service(self) -> QueueServiceClient:
+        return self._queues_svc
+
+    @property
+    def table_service(self) -> TableServiceClient:
+        return self._tables_svc
+
+    def queue(self, name: str, *, create: bool = True) -> QueueClient:
+        with self._lock:
+            client = self._queues.get(name)
+            if client is None:
+                client = self._queues_svc.get_queue_client(name)
+                if create:
+                    try:
+                        client.create_queue()
+                    except ResourceExistsError:
+                        pass
+                self._queues[name] = client
+            return client
+
+    def table(self, name: str, *, create: bool = True) -> TableClient:
+        with self._lock:
+            client = self._tables.get(name)
+            if client is None:
+                client = self._tables_svc.get_table_client(name)
+                if create:
+                    try:
+                        client.create_table()
+                    except ResourceExistsError:
+                        pass
+                self._tables[name] = client
+            return client
+
+    def container(self, name: str, *, create: bool = True) -> ContainerClient:
+        with self._lock:
+            client = self._containers.get(name)
+            if client is None:
+                client = self._blobs_svc.get_container_client(name)
+                if create:
+                    try:
+                        client.create_container()
+                    except ResourceExistsError:
+                        pass
+                self._containers[name] = client
+            return client
+
+    def blob_path(self, url: str) -> tuple[str, str] | None:
+        """(container, blob name) when the URL is a blob of this account, else None."""
+        base = urlsplit(self._blobs_svc.url)
+        target = urlsplit(url)
+        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+            return None
+        prefix = base.path.rstrip("/") + "/"
+        if not target.path.startswith(prefix):
+            return None
+        container, _, blob = target.path[len(prefix):].partition("/")
+        if not container or not blob:
+            return None
+        return container, unquote(blob)
+
+    def read_blob_url(self, url: str, max_bytes: int) -> bytes | None:
+        """The blob's bytes when the URL is of this account (None otherwise).
+
+        Raises ``ResourceNotFoundError`` for a missing blob and ``ValueError`` past ``max_bytes``.
+        """
+        path = self.blob_path(url)
+        if path is None:
+            return None
+        blob = self._blobs_svc.get_blob_client(*path)
+        size = blob.get_blob_properties().size
+        if size > max_bytes:
+            raise ValueError(f"blob {url} is {size} bytes; the limit is {max_bytes}")
+        return blob.download_blob().readall()
+
+    def upload_blob(self, container: str, name: str, data: bytes, *, content_type: str) -> str:
+        """Write a blob (overwriting) and return its URL."""
+        from azure.storage.blob import ContentSettings
+
+        blob = self.container(container).get_blob_client(name)
+        blob.upload_blob(data, overwrite=True, content_settings=ContentSettings(content_type=content_type))
+        return str(blob.url)
+
+
