@@ -1,0 +1,29 @@
+"""What a classifier's ``build()`` gets: the settings, the storage account and the dependency graph.
+
+Built once where the app is wired (``function_app.py``, tests, the CLI) and passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.dependencies import Dependencies
+from pipeline.settings import Settings
+from pipeline.storage import Storage
+
+__all__ = ["Services"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    settings: Settings
+    storage: Storage
+    dependencies: Dependencies
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        return cls(
+            settings=settings,
+            storage=Storage(settings.storage_connection_string),
+            dependencies=Dependencies.load(),
+        )
