@@ -1,0 +1,88 @@
+"""Start the pinned Azurite emulator (from node_modules) on free or given ports."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import ConfigurationError
+from pipeline.settings import azurite_connection_string
+
+__all__ = ["Azurite", "find_azurite", "free_port", "start_azurite"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_azurite() -> str:
+    local = _ROOT / "node_modules" / ".bin" / "azurite"
+    if local.exists():
+        return str(local)
+    found = shutil.which("azurite")
+    if found:
+        return found
+    raise ConfigurationError("azurite is not installed: run `npm ci` in the project folder")
+
+
+@dataclass
+class Azurite:
+    process: subprocess.Popen[bytes]
+    blob_port: int
+    queue_port: int
+    table_port: int
+
+    @property
+    def connection_string(self) -> str:
+        return azurite_connection_string(blob=self.blob_port, queue=self.queue_port, table=self.table_port)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_azurite(
+    *, ports: tuple[int, int, int] | None = None, location: Path | None = None, quiet: bool = True
+) -> Azurite:
+    """Start Azurite in memory (or persisting to ``location``) and wait until it listens."""
+    blob, queue, table = ports or (free_port(), free_port(), free_port())
+    args = [
+        find_azurite(), "--silent", "--skipApiVersionCheck", "--loose",
+        "--blobHost", "127.0.0.1", "--blobPort", str(blob),
+        "--queueHost", "127.0.0.1", "--queuePort", str(queue),
+        "--tableHost", "127.0.0.1", "--tablePort", str(table),
+    ]
+    if location is None:
+        args.append("--inMemoryPersistence")
+    else:
+        location.mkdir(parents=True, exist_ok=True)
+        args += ["--location", str(location)]
+    out = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(args, stdout=out, stderr=out)
+    deadline = time.monotonic() + 30
+    for port in (blob, queue, table):
+        while True:
+            if process.poll() is not None:
+                raise ConfigurationError(f"azurite exited with code {process.returncode}; are the ports free?")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    process.kill()
+                    raise ConfigurationError("azurite did not start within 30 s") from None
+                time.sleep(0.1)
+    return Azurite(process=process, blob_port=blob, queue_port=queue, table_port=table)
