@@ -24,6 +24,6 @@ class Services:
     def from_settings(cls, settings: Settings) -> Services:
         return cls(
             settings=settings,
-            storage=Storage(settings.storage_connection_string),
+            storage=Storage.from_settings(settings),
             dependencies=Dependencies.load(),
         )

@@ -51,6 +51,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("AzureWebJobsStorage", "UseDevelopmentStorage=true",
             "storage connection string (queues, pipelinelogs, blobs); Azurite by default", secret=True),
+    Setting("AzureWebJobsStorage__accountName", "",
+            "storage account name for identity-based access (managed identity); "
+            "used instead of AzureWebJobsStorage when that is not set"),
     Setting("PIPELINE_DEFINITION",
             "generalclassification,ocr,facedetection,facecrop,faceprint,facematch,pipelineoutput",
             "comma-separated queues a job visits when its message names neither a pipeline nor classifiers"),
@@ -106,6 +109,7 @@ class Settings:
     """The pipeline's configuration; build it with ``Settings.from_env()`` and pass it in."""
 
     storage_connection_string: str = AZURITE_CONNECTION_STRING
+    storage_account_name: str = ""
     pipeline_definition: tuple[str, ...] = tuple(_DEFAULTS["PIPELINE_DEFINITION"].split(","))
     vision_endpoint: str = ""
     vision_api_key: str = field(default="", repr=False)
@@ -129,7 +133,10 @@ class Settings:
         def get(name: str) -> str:
             return env.get(name, "").strip() or _DEFAULTS[name]
 
-        storage = get("AzureWebJobsStorage")
+        account = env.get("AzureWebJobsStorage__accountName", "").strip()
+        storage = env.get("AzureWebJobsStorage", "").strip()
+        if not storage and not account:
+            storage = _DEFAULTS["AzureWebJobsStorage"]
         if storage.lower().replace(" ", "") in ("usedevelopmentstorage=true", "usedevelopmentstorage=true;"):
             storage = AZURITE_CONNECTION_STRING
         ocr_mode = get("OCR_MODE").lower()
@@ -137,6 +144,7 @@ class Settings:
             raise ConfigurationError(f"OCR_MODE={ocr_mode!r}: use ocr or read")
         return cls(
             storage_connection_string=storage,
+            storage_account_name=account,
             pipeline_definition=tuple(q.strip() for q in get("PIPELINE_DEFINITION").split(",") if q.strip()),
             vision_endpoint=get("VISION_ENDPOINT"),
             vision_api_key=get("VISION_API_KEY"),

@@ -14,21 +14,40 @@ from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient, QueueServiceClient
 
+from pipeline.settings import Settings
+
 __all__ = ["Storage"]
 
 
 class Storage:
     """The pipeline's storage account: queues, tables and blob containers by name."""
 
-    def __init__(self, connection_string: str) -> None:
+    def __init__(self, connection_string: str = "", *, account_name: str = "") -> None:
+        """From a connection string, or from an account name with the managed identity."""
         self.connection_string = connection_string
-        self._queues_svc = QueueServiceClient.from_connection_string(connection_string)
-        self._tables_svc = TableServiceClient.from_connection_string(connection_string)
-        self._blobs_svc = BlobServiceClient.from_connection_string(connection_string)
+        if connection_string:
+            self._queues_svc = QueueServiceClient.from_connection_string(connection_string)
+            self._tables_svc = TableServiceClient.from_connection_string(connection_string)
+            self._blobs_svc = BlobServiceClient.from_connection_string(connection_string)
+        elif account_name:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+            self._queues_svc = QueueServiceClient(f"https://{account_name}.queue.core.windows.net", credential)
+            self._tables_svc = TableServiceClient(
+                endpoint=f"https://{account_name}.table.core.windows.net", credential=credential
+            )
+            self._blobs_svc = BlobServiceClient(f"https://{account_name}.blob.core.windows.net", credential)
+        else:
+            raise ValueError("Storage needs a connection string or an account name")
         self._lock = threading.Lock()
         self._queues: dict[str, QueueClient] = {}
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Storage:
+        return cls(settings.storage_connection_string, account_name=settings.storage_account_name)
 
     @property
     def blob_service(self) -> BlobServiceClient:
