@@ -21,7 +21,9 @@ _AZURITE_KEY = (
 )
 
 
-def azurite_connection_string(host: str = "127.0.0.1", blob: int = 10000, queue: int = 10001, table: int = 10002) -> str:
+def azurite_connection_string(
+    host: str = "127.0.0.1", blob: int = 10000, queue: int = 10001, table: int = 10002
+) -> str:
     """The well-known development account of the Azurite emulator, on the given ports."""
     account = "devstoreaccount1"
     return (

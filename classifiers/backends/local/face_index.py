@@ -1,0 +1,194 @@
+"""The in-memory index of stored face prints: a float32 matrix searched in one pass.
+
+Prints live in fixed-size chunks (no copy of the whole matrix when it grows, and no
+doubling of memory at a million prints), each with its squared norms precomputed so a
+search is one matrix product per chunk: ||a - q||² = ||a||² + ||q||² - 2 a·q.
+Per face the index keeps only its id, a job number and its rectangle; the job's id,
+batch and image URL are kept once per job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["PRINT_DIMENSIONS", "FaceHit", "FaceIndex", "StoredFace"]
+
+PRINT_DIMENSIONS = 128
+_CHUNK_ROWS = 1 << 16  # 32 MiB of prints per chunk
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class StoredFace:
+    """One face as stored: its id, where it came from, and its print."""
+
+    face_id: str
+    job_id: str
+    batch_id: str
+    image_url: str
+    face_rectangle: tuple[int, int, int, int]  # left, top, width, height
+    print: FloatArray
+
+
+@dataclass(frozen=True)
+class FaceHit:
+    """A stored face within the threshold of a query print."""
+
+    face_id: str
+    job_id: str
+    batch_id: str
+    image_url: str
+    face_rectangle: tuple[int, int, int, int]
+    distance: float
+
+
+class _Chunk:
+    def __init__(self) -> None:
+        self.prints = np.zeros((_CHUNK_ROWS, PRINT_DIMENSIONS), dtype=np.float32)
+        self.norms = np.zeros(_CHUNK_ROWS, dtype=np.float32)
+        self.jobs = np.zeros(_CHUNK_ROWS, dtype=np.int32)
+        self.rects = np.zeros((_CHUNK_ROWS, 4), dtype=np.int32)
+        self.size = 0
+
+
+class FaceIndex:
+    """Face prints in memory, deduplicated by face id. Not thread-safe: its owner locks."""
+
+    def __init__(self) -> None:
+        self._chunks: list[_Chunk] = []
+        self._face_ids: list[str] = []
+        self._positions: dict[str, int] = {}
+        self._jobs: list[tuple[str, str, str]] = []  # (job id, batch id, image url) by job number
+        self._job_numbers: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._face_ids)
+
+    def __contains__(self, face_id: object) -> bool:
+        return face_id in self._positions
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the numpy arrays (the prints dominate: 512 bytes a face)."""
+        return sum(c.prints.nbytes + c.norms.nbytes + c.jobs.nbytes + c.rects.nbytes for c in self._chunks)
+
+    def add(self, faces: Iterable[StoredFace]) -> int:
+        """Add faces not already in the index; returns how many were new."""
+        added = 0
+        for face in faces:
+            if face.face_id in self._positions:
+                continue
+            vector = np.asarray(face.print, dtype=np.float32).reshape(-1)
+            if vector.shape != (PRINT_DIMENSIONS,):
+                raise ValueError(f"face {face.face_id}: a print has {PRINT_DIMENSIONS} numbers, not {vector.size}")
+            chunk = self._chunks[-1] if self._chunks and self._chunks[-1].size < _CHUNK_ROWS else None
+            if chunk is None:
+                chunk = _Chunk()
+                self._chunks.append(chunk)
+            row = chunk.size
+            chunk.prints[row] = vector
+            chunk.norms[row] = float(vector @ vector)
+            chunk.jobs[row] = self._job_number(face.job_id, face.batch_id, face.image_url)
+            chunk.rects[row] = face.face_rectangle
+            chunk.size += 1
+            self._positions[face.face_id] = len(self._face_ids)
+            self._face_ids.append(face.face_id)
+            added += 1
+        return added
+
+    def add_arrays(
+        self,
+        *,
+        face_ids: Sequence[str],
+        prints: FloatArray,
+        job_id: str,
+        batch_id: str,
+        image_url: str,
+        rectangles: npt.NDArray[np.int32],
+    ) -> None:
+        """Bulk add for synthetic data (benchmarks): one job, many faces, no dedupe check per row."""
+        number = self._job_number(job_id, batch_id, image_url)
+        start = 0
+        while start < len(face_ids):
+            if not self._chunks or self._chunks[-1].size == _CHUNK_ROWS:
+                self._chunks.append(_Chunk())
+            chunk = self._chunks[-1]
+            take = min(_CHUNK_ROWS - chunk.size, len(face_ids) - start)
+            rows = slice(chunk.size, chunk.size + take)
+            block = prints[start:start + take]
+            chunk.prints[rows] = block
+            chunk.norms[rows] = np.einsum("ij,ij->i", block, block)
+            chunk.jobs[rows] = number
+            chunk.rects[rows] = rectangles[start:start + take]
+            chunk.size += take
+            for face_id in face_ids[start:start + take]:
+                self._positions[face_id] = len(self._face_ids)
+                self._face_ids.append(face_id)
+            start += take
+
+    def search(
+        self,
+        queries: FloatArray,
+        *,
+        threshold: float,
+        limit: int,
+        exclude_job: str | None = None,
+    ) -> list[list[FaceHit]]:
+        """For each query print, the stored faces within ``threshold`` (Euclidean), nearest first.
+
+        At most ``limit`` hits per query; faces of ``exclude_job`` are never returned.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, PRINT_DIMENSIONS)
+        if not len(queries) or not self._chunks:
+            return [[] for _ in range(len(queries))]
+        excluded = self._job_numbers.get(exclude_job, -1) if exclude_job is not None else -1
+        query_norms = np.einsum("ij,ij->i", queries, queries)
+        limit_sq = np.float32(threshold * threshold)
+        found: list[list[tuple[float, int]]] = [[] for _ in range(len(queries))]
+        base = 0
+        for chunk in self._chunks:
+            n = chunk.size
+            # One product for all of the job's faces: the chunk is read from memory once.
+            squared = chunk.norms[:n, None] - 2.0 * (chunk.prints[:n] @ queries.T)
+            squared += query_norms[None, :]
+            for col in range(len(queries)):
+                column = squared[:, col]
+                rows = np.flatnonzero(column <= limit_sq)
+                if excluded >= 0 and len(rows):
+                    rows = rows[chunk.jobs[rows] != excluded]
+                if len(rows) > limit:
+                    rows = rows[np.argpartition(column[rows], limit - 1)[:limit]]
+                found[col].extend(zip(column[rows].tolist(), (rows + base).tolist(), strict=True))
+            base += n
+        return [self._hits(candidates, limit) for candidates in found]
+
+    def _hits(self, candidates: list[tuple[float, int]], limit: int) -> list[FaceHit]:
+        candidates.sort(key=lambda c: (c[0], self._face_ids[c[1]]))
+        hits = []
+        for squared, position in candidates[:limit]:
+            chunk = self._chunks[position // _CHUNK_ROWS]
+            row = position % _CHUNK_ROWS
+            job_id, batch_id, image_url = self._jobs[int(chunk.jobs[row])]
+            left, top, width, height = (int(v) for v in chunk.rects[row])
+            hits.append(FaceHit(
+                face_id=self._face_ids[position],
+                job_id=job_id,
+                batch_id=batch_id,
+                image_url=image_url,
+                face_rectangle=(left, top, width, height),
+                distance=float(np.sqrt(max(squared, 0.0))),
+            ))
+        return hits
+
+    def _job_number(self, job_id: str, batch_id: str, image_url: str) -> int:
+        number = self._job_numbers.get(job_id)
+        if number is None:
+            number = len(self._jobs)
+            self._jobs.append((job_id, batch_id, image_url))
+            self._job_numbers[job_id] = number
+        return number

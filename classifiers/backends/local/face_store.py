@@ -1,0 +1,193 @@
+"""The persisted faces: rows of the Azure Table ``persistedfaces``, mirrored in each worker's memory.
+
+One row per face::
+
+    PartitionKey    the UTC hour the face was first stored, "2026-11-24T16"
+    RowKey          the face id (from faceprint)
+    image_url       the job's image
+    face_rectangle  JSON {"left", "top", "width", "height"}
+    job_id, batch_id
+    print           Edm.Binary: 128 little-endian float32 (512 bytes)
+
+Why hour partitions: the keys then grow with time, so "rows added since my last load" is
+a range query on the primary key (``PartitionKey ge <hour>``) plus a ``Timestamp`` filter
+inside those few partitions, never a scan of the whole table. The Timestamp filter starts
+``overlap`` before the newest Timestamp already loaded (writes become visible slightly out
+of Timestamp order) and rows seen twice are dropped by face id. A redelivered job is idempotent:
+its faces are already in memory (loaded at the refresh before the search), so they are not
+written again; an unknown face is upserted by (PartitionKey, RowKey).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from azure.core.exceptions import AzureError
+from azure.data.tables import TableClient, UpdateMode
+
+from classifiers.backends.local.face_index import PRINT_DIMENSIONS, FaceHit, FaceIndex, StoredFace
+from pipeline.errors import RetryableError
+
+__all__ = ["DEFAULT_TABLE", "FaceStore", "partition_for"]
+
+DEFAULT_TABLE = "persistedfaces"
+_PRINT_DTYPE = np.dtype("<f4")
+_PAGE = 1000
+_TRANSACTION_LIMIT = 100  # operations per entity group transaction
+
+_log = logging.getLogger(__name__)
+
+
+def partition_for(moment: datetime) -> str:
+    """The PartitionKey of a face first stored at ``moment``: its UTC hour."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+class FaceStore:
+    """Every stored face, loaded once per worker and then refreshed incrementally. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        table: TableClient,
+        overlap: timedelta = timedelta(seconds=60),
+        clock_skew: timedelta = timedelta(minutes=15),
+        refresh_interval: float = 0.0,
+    ) -> None:
+        """``overlap``: how far before the newest loaded Timestamp a refresh re-reads;
+        ``clock_skew``: how far a writer's clock may be from the service's (picks partitions);
+        ``refresh_interval``: least seconds between two refreshes (0: before every search)."""
+        self._table = table
+        self._overlap = overlap
+        self._clock_skew = clock_skew
+        self._refresh_interval = refresh_interval
+        self._index = FaceIndex()
+        self._lock = threading.RLock()
+        self._newest: datetime | None = None  # newest service Timestamp among loaded rows
+        self._loaded_at: float | None = None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._index)
+
+    @property
+    def index(self) -> FaceIndex:
+        return self._index
+
+    def refresh(self, *, force: bool = True) -> int:
+        """Load the rows added since the last load (all rows the first time); returns how many were new."""
+        with self._lock:
+            now = time.monotonic()
+            if not force and self._loaded_at is not None and now - self._loaded_at < self._refresh_interval:
+                return 0
+            started = time.perf_counter()
+            newest = self._newest
+            added = 0
+            try:
+                for batch in self._pages(self._query()):
+                    added += self._index.add(face for face, _ in batch)
+                    for _, stamp in batch:
+                        if newest is None or stamp > newest:
+                            newest = stamp
+            except AzureError as e:
+                raise RetryableError(f"reading the face store {self._table.table_name}: {e}") from e
+            # Only a complete read may move the mark: rows come in key order, not Timestamp order.
+            self._newest = newest
+            self._loaded_at = now
+            _log.info("face store %s: %s new faces, %s in all, %.0f ms", self._table.table_name,
+                      added, len(self._index), (time.perf_counter() - started) * 1000)
+            return added
+
+    def search(
+        self, prints: np.ndarray, *, threshold: float, limit: int, exclude_job: str
+    ) -> list[list[FaceHit]]:
+        """Refresh (unless done within ``refresh_interval``), then search every print."""
+        with self._lock:
+            self.refresh(force=False)
+            return self._index.search(prints, threshold=threshold, limit=limit, exclude_job=exclude_job)
+
+    def store(self, faces: Sequence[StoredFace]) -> int:
+        """Persist the faces not stored yet (idempotent) and add them to memory; returns how many were new."""
+        with self._lock:
+            new = [face for face in faces if face.face_id not in self._index]
+            if not new:
+                return 0
+            partition = partition_for(datetime.now(UTC))
+            entities = [_entity(face, partition) for face in new]
+            try:
+                for start in range(0, len(entities), _TRANSACTION_LIMIT):
+                    self._table.submit_transaction(
+                        [("upsert", e, {"mode": UpdateMode.REPLACE})
+                         for e in entities[start:start + _TRANSACTION_LIMIT]]
+                    )
+            except AzureError as e:
+                raise RetryableError(f"storing {len(new)} faces in {self._table.table_name}: {e}") from e
+            return self._index.add(new)
+
+    def _query(self) -> Iterable[Mapping[str, Any]]:
+        if self._newest is None:
+            return self._table.list_entities(results_per_page=_PAGE)
+        return self._table.query_entities(
+            "PartitionKey ge @partition and Timestamp ge @since",
+            parameters={
+                "partition": partition_for(self._newest - self._clock_skew),
+                "since": self._newest - self._overlap,
+            },
+            results_per_page=_PAGE,
+        )
+
+    def _pages(self, entities: Iterable[Mapping[str, Any]]) -> Iterator[list[tuple[StoredFace, datetime]]]:
+        batch: list[tuple[StoredFace, datetime]] = []
+        for entity in entities:
+            row = _row(entity)
+            if row is not None:
+                batch.append(row)
+            if len(batch) >= _PAGE:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _entity(face: StoredFace, partition: str) -> dict[str, Any]:
+    left, top, width, height = face.face_rectangle
+    return {
+        "PartitionKey": partition,
+        "RowKey": face.face_id,
+        "image_url": face.image_url,
+        "face_rectangle": json.dumps({"left": left, "top": top, "width": width, "height": height}),
+        "job_id": face.job_id,
+        "batch_id": face.batch_id,
+        "print": np.asarray(face.print, dtype=_PRINT_DTYPE).tobytes(),
+    }
+
+
+def _row(entity: Mapping[str, Any]) -> tuple[StoredFace, datetime] | None:
+    """The stored face and its service Timestamp, or None (logged) for a row that is not a face."""
+    face_id = entity.get("RowKey", "?")
+    try:
+        raw = entity["print"]
+        vector = np.frombuffer(raw, dtype=_PRINT_DTYPE)
+        if vector.size != PRINT_DIMENSIONS:
+            raise ValueError(f"print has {vector.size} numbers")
+        rect = json.loads(entity["face_rectangle"])
+        face = StoredFace(
+            face_id=str(face_id),
+            job_id=str(entity["job_id"]),
+            batch_id=str(entity.get("batch_id", "")),
+            image_url=str(entity["image_url"]),
+            face_rectangle=(int(rect["left"]), int(rect["top"]), int(rect["width"]), int(rect["height"])),
+            print=vector,
+        )
+        stamp = entity.metadata["timestamp"]  # type: ignore[attr-defined]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        _log.warning("face store: skipping row %s: %s", face_id, e)
+        return None
+    return face, stamp

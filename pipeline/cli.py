@@ -1,0 +1,256 @@
+"""The ``imaginem`` command: run the emulator and the host, submit jobs, follow and read them.
+
+Exit codes: 0 success; 1 a job or command failed; 2 bad usage or input; 3 timed out;
+4 configuration or connection problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from azure.core.exceptions import AzureError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.dependencies import UnknownClassifierError
+from pipeline.errors import ConfigurationError, ImaginemError, JobFormatError
+from pipeline.logs import PIPELINELOGS, PipelineLog
+from pipeline.progress import JobState, job_progress
+from pipeline.services import Services
+from pipeline.settings import Settings
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CONFIG = 0, 1, 2, 3, 4
+
+_console = Console()
+_errors = Console(stderr=True)
+
+
+def _pipeline(args: argparse.Namespace, services: Services) -> list[str]:
+    if getattr(args, "classifiers", None):
+        return services.dependencies.resolve([c.strip() for c in args.classifiers.split(",") if c.strip()])
+    if getattr(args, "pipeline", None):
+        return [q.strip() for q in args.pipeline.split(",") if q.strip()]
+    return list(services.settings.pipeline_definition)
+
+
+def cmd_azurite(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.azurite import start_azurite
+
+    location = Path(args.location) if args.location else None
+    emulator = start_azurite(ports=(args.blob_port, args.blob_port + 1, args.blob_port + 2), location=location,
+                             quiet=not args.verbose)
+    _console.print(f"Azurite {'in memory' if location is None else f'persisting to {location}'} on "
+                   f"127.0.0.1:{args.blob_port}-{args.blob_port + 2}. Ctrl-C stops it.")
+    _console.print(f"AzureWebJobsStorage={emulator.connection_string}", soft_wrap=True, highlight=False)
+    try:
+        while emulator.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return EXIT_OK
+
+
+def cmd_host(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.hostconfig import QueueConfig
+    from pipeline.localhost import LocalHost
+
+    host = LocalHost(app_reference=args.app, settings=settings, config=QueueConfig.load(Path(args.host_json)),
+                     workers=args.workers, http_port=args.port)
+    host.serve()
+    return EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.submit import Submitter, is_job_file, new_batch_id
+
+    services = Services.from_settings(settings)
+    submitter = Submitter(services)
+    job_files = [s for s in args.inputs if is_job_file(s)]
+    images = [s for s in args.inputs if s not in job_files]
+    batch_id = args.batch or new_batch_id()
+    jobs = [submitter.job_from_file(Path(f)) for f in job_files]
+    if images:
+        jobs += submitter.images(images, batch_id=batch_id, pipeline=_pipeline(args, services))
+    if not jobs:
+        _errors.print("nothing to submit: give job .json files, images, folders or URLs")
+        return EXIT_USAGE
+    for job in jobs:
+        submitter.send(job)
+    batches = sorted({job.batch_id for job in jobs})
+    _errors.print(f"submitted {len(jobs)} job(s) to {', '.join(sorted({j.queue for j in jobs}))}")
+    print("\n".join(batches))
+    return EXIT_OK
+
+
+def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
+    log = PipelineLog(Services.from_settings(settings).storage.table(PIPELINELOGS))
+    deadline = time.monotonic() + args.timeout
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=_errors, transient=False) as bar:
+        task = bar.add_task(args.batch, total=None)
+        while True:
+            jobs = [job_progress(e) for e in log.batch(args.batch)]
+            done = [j for j in jobs if j.state != JobState.RUNNING]
+            bar.update(task, total=len(jobs) or None, completed=len(done),
+                       description=f"{args.batch} ({sum(j.errors for j in jobs)} exception(s))")
+            if jobs and len(done) == len(jobs):
+                break
+            if time.monotonic() > deadline:
+                _errors.print(f"timed out after {args.timeout:g} s: {len(done)} of {len(jobs)} job(s) done")
+                return EXIT_TIMEOUT
+            time.sleep(args.interval)
+    stopped = [j.job_id for j in jobs if j.state == JobState.STOPPED]
+    if stopped:
+        _errors.print(f"{len(stopped)} job(s) stopped before their last step (see the poison queues): "
+                      + ", ".join(stopped))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    log = PipelineLog(Services.from_settings(settings).storage.table(PIPELINELOGS))
+    if args.job:
+        entity = log.read(args.batch, args.job)
+        if entity is None:
+            _errors.print(f"no job {args.job!r} in batch {args.batch!r}")
+            return EXIT_FAILED
+        if args.json:
+            print(json.dumps({k: v for k, v in entity.items() if isinstance(v, (str, int, float, bool))}, indent=2))
+            return EXIT_OK
+        table = Table("property", "value", title=f"{args.batch} / {args.job}", show_lines=True)
+        for key, value in entity.items():
+            text = str(value)
+            table.add_row(key, text if len(text) <= 600 else text[:600] + " …")
+        _console.print(table)
+        return EXIT_OK
+    jobs = [job_progress(e) for e in log.batch(args.batch)]
+    if not jobs:
+        _errors.print(f"no jobs in batch {args.batch!r}")
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps([{"job": j.job_id, "state": j.state, "steps": j.steps, "exceptions": j.exceptions}
+                          for j in jobs], indent=2))
+        return EXIT_OK
+    queues: list[str] = []
+    for job in jobs:
+        queues += [q for q in job.steps if q not in queues]
+    table = Table("job", "state", *queues, "exceptions", title=f"batch {args.batch}")
+    for job in jobs:
+        cells = [job.steps.get(q, "").split(": ", 1)[-1] for q in queues]
+        table.add_row(job.job_id, str(job.state), *cells, "\n".join(f"{k}: {v}" for k, v in job.exceptions.items()))
+    _console.print(table)
+    return EXIT_OK
+
+
+def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
+    services = Services.from_settings(settings)
+    for queue in _pipeline(args, services):
+        for name in (queue, f"{queue}-poison"):
+            services.storage.queue(name).clear_messages()
+        _console.print(f"cleared {queue} and {queue}-poison")
+    return EXIT_OK
+
+
+def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.dependencies import Dependencies
+
+    print(",".join(Dependencies.load().resolve(args.classifiers)))
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imaginem", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("azurite", help="start the pinned Azurite emulator")
+    p.add_argument("--location", help="persist data in this folder (default: in memory)")
+    p.add_argument("--blob-port", type=int, default=10000, help="blob port; queue and table use the next two")
+    p.set_defaults(handler=cmd_azurite)
+
+    p = commands.add_parser("host", help="run the Functions app locally: queue triggers and HTTP routes")
+    p.add_argument("--app", default="function_app:app", help="module:attribute of the FunctionApp")
+    p.add_argument("--workers", type=int, default=1, help="worker processes competing for the queues")
+    p.add_argument("--port", type=int, default=7071, help="HTTP port for /api routes")
+    p.add_argument("--host-json", default="host.json", help="queue settings (extensions.queues)")
+    p.set_defaults(handler=cmd_host)
+
+    p = commands.add_parser("submit", help="drop jobs on their first queue; prints the batch id")
+    p.add_argument("inputs", nargs="+", help="job .json files, images, folders of images, or http(s) URLs")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--pipeline", help="comma-separated queues for images (default: PIPELINE_DEFINITION)")
+    group.add_argument("--classifiers", help="comma-separated classifiers; their dependencies are added")
+    p.add_argument("--batch", help="batch id for images (default: a new one)")
+    p.set_defaults(handler=cmd_submit)
+
+    p = commands.add_parser("wait", help="show progress until every job of a batch is finished or stopped")
+    p.add_argument("batch")
+    p.add_argument("--timeout", type=float, default=600, help="seconds before giving up (exit 3)")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between looks at pipelinelogs")
+    p.set_defaults(handler=cmd_wait)
+
+    p = commands.add_parser("status", help="a batch's jobs (or one job's entity) from pipelinelogs")
+    p.add_argument("batch")
+    p.add_argument("job", nargs="?")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=cmd_status)
+
+    p = commands.add_parser("clear", help="empty a pipeline's queues and their poison queues")
+    p.add_argument("--pipeline", help="comma-separated queues (default: PIPELINE_DEFINITION)")
+    p.set_defaults(handler=cmd_clear)
+
+    p = commands.add_parser("resolve", help="order classifiers with their dependencies")
+    p.add_argument("classifiers", nargs="+")
+    p.set_defaults(handler=cmd_resolve)
+
+    for module in ("pipeline.cli_results", "pipeline.demo"):
+        try:
+            __import__(module, fromlist=["register"]).register(commands)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "host":
+        logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if not args.verbose:
+        logging.getLogger("azure").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()
+        return int(args.handler(args, settings))
+    except (JobFormatError, UnknownClassifierError, FileNotFoundError) as e:
+        _errors.print(f"error: {e}", highlight=False)
+        return EXIT_USAGE
+    except ConfigurationError as e:
+        _errors.print(f"configuration error: {e}", highlight=False)
+        return EXIT_CONFIG
+    except AzureError as e:
+        _errors.print(f"storage error ({type(e).__name__}): {str(e).splitlines()[0]}\n"
+                      "Is Azurite running (`imaginem azurite`) or AzureWebJobsStorage right?", highlight=False)
+        return EXIT_CONFIG
+    except ImaginemError as e:
+        _errors.print(f"error: {e}", highlight=False)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""A local Functions host for machines without Azure Functions Core Tools.
+
+It imports a v2-model ``FunctionApp``, polls the queue of every queue trigger with the
+semantics of ``host.json`` (batch size, visibility timeout, maxDequeueCount then
+``<queue>-poison``, message encoding), polls again at once while there is work and backs
+off to ``maxPollingInterval`` when idle, serves the HTTP routes on 127.0.0.1:7071/api, and
+runs several worker processes that compete for the same queues. On Ctrl-C a worker
+finishes the message in hand and makes the rest of its batch visible again: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import logging
+import multiprocessing
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import azure.functions as func
+from azure.functions.queue import QueueMessage
+from azure.storage.queue import QueueClient
+
+from pipeline.hostconfig import QueueConfig
+from pipeline.settings import Settings
+from pipeline.storage import Storage
+
+__all__ = ["HttpRoute", "LocalHost", "QueueTrigger", "load_app", "triggers_of"]
+
+_log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 300
+"""How long a received message stays invisible while this host works on it."""
+_FIRST_BACKOFF = 0.05
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    function_name: str
+    queue_name: str
+    call: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    function_name: str
+    route: str
+    methods: tuple[str, ...]
+    call: Callable[..., Any]
+
+
+def load_app(reference: str) -> func.FunctionApp:
+    """Import ``module:attribute`` (default attribute ``app``) with the project folder on the path."""
+    module_name, _, attribute = reference.partition(":")
+    sys.path.insert(0, str(Path.cwd()))
+    module = importlib.import_module(module_name)
+    app = getattr(module, attribute or "app")
+    if not isinstance(app, func.FunctionApp):
+        raise TypeError(f"{reference} is not an azure.functions.FunctionApp")
+    return app
+
+
+def triggers_of(app: func.FunctionApp) -> tuple[list[QueueTrigger], list[HttpRoute]]:
+    """The queue triggers and HTTP routes of an app (``get_functions`` may be called once per app)."""
+    queues: list[QueueTrigger] = []
+    routes: list[HttpRoute] = []
+    for function in app.get_functions():
+        for binding in function.get_bindings():
+            if binding.type == "queueTrigger":
+                queues.append(QueueTrigger(function.get_function_name(), binding.queue_name,
+                                           function.get_user_function()))
+            elif binding.type == "httpTrigger":
+                methods = tuple(str(getattr(m, "value", m)).upper() for m in (binding.methods or ["GET", "POST"]))
+                routes.append(HttpRoute(function.get_function_name(), binding.route or function.get_function_name(),
+                                        methods, function.get_user_function()))
+    return queues, routes
+
+
+class _Worker:
+    """One polling loop over every trigger queue; several of them compete as Functions instances do."""
+
+    def __init__(self, *, triggers: Sequence[QueueTrigger], storage: Storage, config: QueueConfig,
+                 stop: threading.Event) -> None:
+        self._triggers = list(triggers)
+        self._storage = storage
+        self._config = config
+        self._stop = stop
+        self._clients = {t.queue_name: storage.queue(t.queue_name) for t in self._triggers}
+        self.processed = 0
+
+    def run(self) -> None:
+        backoff = 0.0
+        while not self._stop.is_set():
+            worked = False
+            for trigger in self._triggers:
+                if self._stop.is_set():
+                    break
+                worked |= self._poll(trigger)
+            if worked:
+                backoff = 0.0
+                continue
+            backoff = min(self._config.max_polling_interval, max(_FIRST_BACKOFF, backoff * 2))
+            self._stop.wait(backoff)
+
+    def _poll(self, trigger: QueueTrigger) -> bool:
+        client = self._clients[trigger.queue_name]
+        messages = list(client.receive_messages(max_messages=self._config.batch_size,
+                                                visibility_timeout=LEASE_SECONDS))
+        for index, message in enumerate(messages):
+            if self._stop.is_set():
+                self._release(client, messages[index:])
+                break
+            self._process(trigger, client, message)
+        return bool(messages)
+
+    def _release(self, client: QueueClient, messages: Sequence[Any]) -> None:
+        for message in messages:
+            client.update_message(message, visibility_timeout=0)
+        _log.info("%s: released %d unstarted message(s) on shutdown", client.queue_name, len(messages))
+
+    def _body(self, content: Any) -> bytes:
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        if self._config.message_encoding == "base64":
+            return base64.b64decode(data)
+        return data
+
+    def _process(self, trigger: QueueTrigger, client: QueueClient, message: Any) -> None:
+        msg = QueueMessage(id=message.id, body=self._body(message.content), dequeue_count=message.dequeue_count,
+                           pop_receipt=message.pop_receipt, insertion_time=message.inserted_on,
+                           expiration_time=message.expires_on)
+        try:
+            trigger.call(msg)
+        except Exception as e:  # the Functions host's contract: retry, then poison
+            if message.dequeue_count >= self._config.max_dequeue_count:
+                poison = f"{trigger.queue_name}-poison"
+                self._storage.queue(poison).send_message(message.content)
+                client.delete_message(message.id, message.pop_receipt)
+                _log.error("%s: message %s moved to %s after %d attempts: %s: %s", trigger.function_name,
+                           message.id, poison, message.dequeue_count, type(e).__name__, e)
+            else:
+                client.update_message(message, visibility_timeout=int(self._config.visibility_timeout))
+                _log.warning("%s: message %s failed (attempt %d of %d), retried in %ds: %s: %s",
+                             trigger.function_name, message.id, message.dequeue_count,
+                             self._config.max_dequeue_count, int(self._config.visibility_timeout),
+                             type(e).__name__, e)
+        else:
+            client.delete_message(message.id, message.pop_receipt)
+        self.processed += 1
+
+
+def _handler_for(routes: Sequence[HttpRoute]) -> type[BaseHTTPRequestHandler]:
+    table = {r.route.strip("/"): r for r in routes}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            path = url.path.strip("/")
+            route = table.get(path[len("api/"):]) if path.startswith("api/") else None
+            if route is None:
+                self._reply(404, b'{"error": "no such route"}', {"Content-Type": "application/json"})
+                return
+            if self.command not in route.methods:
+                self._reply(405, b'{"error": "method not allowed"}', {"Content-Type": "application/json"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            request = func.HttpRequest(self.command, f"http://{self.headers.get('Host', '')}{self.path}",
+                                       headers=dict(self.headers.items()), params=dict(parse_qsl(url.query)),
+                                       route_params={}, body=self.rfile.read(length) if length else b"")
+            try:
+                response = route.call(request)
+            except Exception:
+                _log.exception("%s failed", route.function_name)
+                self._reply(500, b'{"error": "internal error"}', {"Content-Type": "application/json"})
+                return
+            headers = dict(response.headers)
+            if response.mimetype and "Content-Type" not in headers:
+                headers["Content-Type"] = response.mimetype
+            self._reply(response.status_code, response.get_body(), headers)
+
+        def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            _log.debug("http: " + format, *args)
+
+    return Handler
+
+
+def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, worker: int) -> None:
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker{worker} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    queues, _ = triggers_of(load_app(app_reference))
+    _Worker(triggers=queues, storage=Storage.from_settings(settings), config=config, stop=stop).run()
+
+
+class LocalHost:
+    """Runs ``workers`` polling processes (or the calling thread, for one) and the HTTP routes."""
+
+    def __init__(self, *, app_reference: str, settings: Settings, config: QueueConfig, workers: int = 1,
+                 http_port: int | None = 7071) -> None:
+        self._app_reference = app_reference
+        self._settings = settings
+        self._config = config
+        self._workers = workers
+        self._http_port = http_port
+        self.stop = threading.Event()
+        self.http_server: ThreadingHTTPServer | None = None
+
+    def serve(self) -> None:
+        """Run until ``stop`` is set (or SIGINT/SIGTERM when called from the main thread)."""
+        queues, routes = triggers_of(load_app(self._app_reference))
+        storage = Storage.from_settings(self._settings)
+        for trigger in queues:
+            storage.queue(trigger.queue_name)
+        if self._http_port is not None and routes:
+            self.http_server = ThreadingHTTPServer(("127.0.0.1", self._http_port), _handler_for(routes))
+            threading.Thread(target=self.http_server.serve_forever, daemon=True).start()
+            _log.info("HTTP routes on http://127.0.0.1:%d/api/: %s", self.http_server.server_port,
+                      ", ".join(r.route for r in routes))
+        _log.info("polling %s with %d worker(s)", ", ".join(t.queue_name for t in queues), self._workers)
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: self.stop.set())
+        try:
+            if self._workers <= 1:
+                _Worker(triggers=queues, storage=storage, config=self._config, stop=self.stop).run()
+            else:
+                self._run_processes()
+        finally:
+            if self.http_server is not None:
+                self.http_server.shutdown()
+                self.http_server.server_close()
+        _log.info("stopped")
+
+    def _run_processes(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(target=_worker_main, name=f"imaginem-worker{i}",
+                            args=(self._app_reference, self._settings, self._config, i))
+            for i in range(self._workers)
+        ]
+        for process in processes:
+            process.start()
+        while not self.stop.is_set() and any(p.is_alive() for p in processes):
+            self.stop.wait(0.5)
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                _signal(process.pid)
+        deadline = time.monotonic() + LEASE_SECONDS
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+
+
+def _signal(pid: int) -> None:
+    import os
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
