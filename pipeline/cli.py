@@ -65,7 +65,7 @@ def cmd_host(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.hostconfig import QueueConfig
     from pipeline.localhost import LocalHost
 
-    host = LocalHost(app_reference=args.app, settings=settings, config=QueueConfig.load(Path(args.host_json)),
+    host = LocalHost(app=args.app, settings=settings, config=QueueConfig.load(Path(args.host_json)),
                      workers=args.workers, http_port=args.port)
     host.serve()
     return EXIT_OK

@@ -214,9 +214,12 @@ def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, wo
 class LocalHost:
     """Runs ``workers`` polling processes (or the calling thread, for one) and the HTTP routes."""
 
-    def __init__(self, *, app_reference: str, settings: Settings, config: QueueConfig, workers: int = 1,
+    def __init__(self, *, app: str | func.FunctionApp, settings: Settings, config: QueueConfig, workers: int = 1,
                  http_port: int | None = 7071) -> None:
-        self._app_reference = app_reference
+        """``app`` is ``module:attribute`` (needed for several workers, which import it) or the app itself."""
+        if workers > 1 and not isinstance(app, str):
+            raise ValueError("several workers import the app themselves: pass it as 'module:attribute'")
+        self._app = app
         self._settings = settings
         self._config = config
         self._workers = workers
@@ -226,7 +229,7 @@ class LocalHost:
 
     def serve(self) -> None:
         """Run until ``stop`` is set (or SIGINT/SIGTERM when called from the main thread)."""
-        queues, routes = triggers_of(load_app(self._app_reference))
+        queues, routes = triggers_of(load_app(self._app) if isinstance(self._app, str) else self._app)
         storage = Storage.from_settings(self._settings)
         for trigger in queues:
             storage.queue(trigger.queue_name)
@@ -254,7 +257,7 @@ class LocalHost:
         context = multiprocessing.get_context("spawn")
         processes = [
             context.Process(target=_worker_main, name=f"imaginem-worker{i}",
-                            args=(self._app_reference, self._settings, self._config, i))
+                            args=(self._app, self._settings, self._config, i))
             for i in range(self._workers)
         ]
         for process in processes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,6 +19,8 @@ from pipeline.storage import Storage
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
     emulator = start_azurite()
+    # Worker processes and code that reads the settings from the environment find it too.
+    os.environ["AzureWebJobsStorage"] = emulator.connection_string
     yield emulator
     emulator.stop()
 
