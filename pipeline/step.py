@@ -29,7 +29,7 @@ from pipeline.logs import PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
 from pipeline.storage import Storage
 
-__all__ = ["Outcome", "StepRunner", "describe_exception"]
+__all__ = ["Outcome", "StepRunner", "blob_image_reader", "describe_exception"]
 
 _log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class StepRunner:
             max_pixels=settings.image_max_pixels,
             timeout=settings.image_fetch_timeout,
             allow_local_paths=settings.allow_local_paths,
-            blob_reader=_blob_reader(services.storage),
+            blob_reader=blob_image_reader(services.storage),
         )
         self._log = log or PipelineLog(services.storage.table(PIPELINELOGS))
         self._linked = linked or LinkedContent(services.storage)
@@ -210,7 +210,7 @@ class StepRunner:
             _log.debug("could not record the rejection of a message on %s", queue, exc_info=True)
 
 
-def _blob_reader(storage: Storage) -> Any:
+def blob_image_reader(storage: Storage) -> Any:
     def read(url: str, max_bytes: int) -> bytes | None:
         try:
             return storage.read_blob_url(url, max_bytes)

@@ -38,7 +38,10 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class ServiceError(ClassifierError):
-    """The service refused this request for good (bad image, bad argument...)."""
+    """The service refused this request for good (bad image, bad argument...).
+
+    ``code`` is the most specific code the service gave (its innererror code when there is one).
+    """
 
     def __init__(self, message: str, *, status: int, code: str) -> None:
         super().__init__(message)
@@ -171,4 +174,4 @@ class ServiceCaller:
                 status=status, code=code,
             )
         return ServiceError(f"{self.service} {what} answered {status} {code}: {message}".strip(),
-                            status=status, code=code)
+                            status=status, code=inner or code)

@@ -46,7 +46,7 @@ class FaceDetection:
     """One detect call with the project's models; faces in the original image's coordinates."""
 
     def __init__(self, *, client: FaceClient, caller: ServiceCaller, transfer: Transfer) -> None:
-        self._client = client
+        self._client: Any = client  # the SDKs are untyped
         self._caller = caller
         self._transfer = transfer
 

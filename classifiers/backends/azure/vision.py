@@ -33,7 +33,7 @@ class AzureImageAnalyzer:
 
     def __init__(self, *, client: ComputerVisionClient, caller: ServiceCaller, transfer: Transfer,
                  language: str = "en") -> None:
-        self._client = client
+        self._client: Any = client  # the SDKs are untyped
         self._caller = caller
         self._transfer = transfer
         self._language = language
@@ -92,7 +92,7 @@ def read_to_ocr(analyze_result: dict[str, Any], scale: float = 1.0) -> dict[str,
     language, angle = "unk", 0.0
     for page in pages:
         language = page.get("language") or language
-        lines = []
+        lines: list[dict[str, Any]] = []
         for line in page.get("lines", []):
             words = [
                 {"boundingBox": polygon_to_box(w["boundingBox"], scale), "text": w.get("text", ""),
@@ -134,7 +134,7 @@ class AzureTextReader:
         if mode not in ("ocr", "read"):
             raise ValueError(f"mode must be ocr or read, not {mode!r}")
         self.mode = mode
-        self._client = client
+        self._client: Any = client  # the SDKs are untyped
         self._caller = caller
         self._transfer = transfer
         self._read_wait = read_wait

@@ -37,12 +37,12 @@ class _Graph:
         self.initializers: list[onnx.TensorProto] = []
         self._count = 0
 
-    def _name(self, prefix: str) -> str:
+    def name(self, prefix: str) -> str:
         self._count += 1
         return f"{prefix}_{self._count}"
 
     def constant(self, prefix: str, value: np.ndarray) -> str:
-        name = self._name(prefix)
+        name = self.name(prefix)
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
@@ -57,7 +57,7 @@ class _Graph:
         out_size = math.ceil(size / stride)
         pad = max((out_size - 1) * stride + kernel - size, 0)
         before, after = pad // 2, pad - pad // 2  # TensorFlow SAME puts the odd pixel after
-        y = self._name("conv")
+        y = self.name("conv")
         self.nodes.append(helper.make_node(
             "Conv",
             [x, self.constant("w", w * scale[:, None, None, None]),
@@ -67,7 +67,7 @@ class _Graph:
             pads=[before, before, after, after],
         ))
         if relu6:
-            clipped = self._name("relu6")
+            clipped = self.name("relu6")
             self.nodes.append(helper.make_node(
                 "Clip", [y, self.constant("lo", np.array(0.0, np.float32)),
                          self.constant("hi", np.array(6.0, np.float32))], [clipped]))
@@ -89,23 +89,25 @@ def build_efficientnet_lite0(weights: Mapping[str, np.ndarray]) -> onnx.ModelPro
     for i in range(_block_count(weights)):
         p = f"_blocks.{i}"
         block_input = x
-        channels_in = weights[f"{p}._depthwise_conv.weight"].shape[0]
-        if f"{p}._expand_conv.weight" in weights:
+        expands = f"{p}._expand_conv.weight" in weights
+        channels_in = weights[f"{p}._expand_conv.weight"].shape[1] if expands else \
+            weights[f"{p}._depthwise_conv.weight"].shape[0]
+        if expands:
             x, size = graph.conv_bn(x, size, f"{p}._expand_conv", f"{p}._bn0")
         stride = 2 if i in _STRIDE_TWO_BLOCKS else 1
+        depthwise = weights[f"{p}._depthwise_conv.weight"].shape[0]
         x, size = graph.conv_bn(x, size, f"{p}._depthwise_conv", f"{p}._bn1", stride=stride,
-                                groups=channels_in)
+                                groups=depthwise)
         x, size = graph.conv_bn(x, size, f"{p}._project_conv", f"{p}._bn2", relu6=False)
-        projected = weights[f"{p}._project_conv.weight"].shape[0]
-        block_in_channels = weights.get(f"{p}._expand_conv.weight", weights[f"{p}._project_conv.weight"])
-        if stride == 1 and projected == block_in_channels.shape[1] and f"{p}._expand_conv.weight" in weights:
-            added = graph._name("residual")
+        # The identity skip of efficientnet_pytorch: same shape in and out.
+        if stride == 1 and weights[f"{p}._project_conv.weight"].shape[0] == channels_in:
+            added = graph.name("residual")
             graph.nodes.append(helper.make_node("Add", [x, block_input], [added]))
             x = added
     x, size = graph.conv_bn(x, size, "_conv_head", "_bn1")
-    pooled = graph._name("pool")
+    pooled = graph.name("pool")
     graph.nodes.append(helper.make_node("GlobalAveragePool", [x], [pooled]))
-    flat = graph._name("flat")
+    flat = graph.name("flat")
     graph.nodes.append(helper.make_node("Flatten", [pooled], [flat], axis=1))
     graph.nodes.append(helper.make_node(
         "Gemm", [flat, graph.constant("fc_w", weights["_fc.weight"].astype(np.float32)),

@@ -1,0 +1,154 @@
+"""Azure Cognitive Services backends (Computer Vision v3.2, Face v1.0) behind the backend protocols.
+
+Each ``make_*`` builds one backend from the services; the classifier modules call them from
+their ``build()`` when ``settings.backend_for(name) == "azure"``. They raise
+``ConfigurationError`` naming the missing setting when an endpoint or key is not set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from azure.cognitiveservices.vision.computervision import ComputerVisionClient
+from azure.cognitiveservices.vision.face import FaceClient
+from msrest.authentication import CognitiveServicesCredentials
+
+from classifiers.backends.azure.calls import (
+    LimitedAccessError,
+    RetryPolicy,
+    ServiceCaller,
+    ServiceError,
+    ServiceKeyError,
+    configure_sdk_client,
+)
+from classifiers.backends.azure.face import AzureFaceDetector, AzureFacePrinter, FaceDetection
+from classifiers.backends.azure.facelists import AzureFaceMatcher
+from classifiers.backends.azure.transfer import Transfer
+from classifiers.backends.azure.vision import AzureImageAnalyzer, AzureTextReader
+from classifiers.backends.protocols import FaceDetector, FaceMatcher, FacePrinter, ImageAnalyzer, TextReader
+from pipeline.errors import ConfigurationError
+from pipeline.images import Image, ImageFetcher
+from pipeline.services import Services
+
+__all__ = [
+    "PERSISTED_FACES_TABLE",
+    "AzureConnection",
+    "LimitedAccessError",
+    "RetryPolicy",
+    "ServiceError",
+    "ServiceKeyError",
+    "make_face_detector",
+    "make_face_matcher",
+    "make_face_printer",
+    "make_image_analyzer",
+    "make_text_reader",
+]
+
+PERSISTED_FACES_TABLE = "persistedfaces"
+
+
+@dataclass(frozen=True)
+class AzureConnection:
+    """One service's endpoint and key, and the setting names to blame when they are wrong."""
+
+    service: str
+    endpoint: str
+    key: str
+    endpoint_setting: str
+    key_setting: str
+
+    @classmethod
+    def vision(cls, services: Services, classifier: str) -> AzureConnection:
+        s = services.settings
+        return cls._checked("Computer Vision", s.vision_endpoint, s.vision_api_key,
+                            "VISION_ENDPOINT", "VISION_API_KEY", classifier)
+
+    @classmethod
+    def face(cls, services: Services, classifier: str) -> AzureConnection:
+        s = services.settings
+        return cls._checked("Face", s.face_endpoint, s.face_api_key, "FACE_ENDPOINT", "FACE_API_KEY", classifier)
+
+    @classmethod
+    def _checked(cls, service: str, endpoint: str, key: str, endpoint_setting: str, key_setting: str,
+                 classifier: str) -> AzureConnection:
+        for value, setting in ((endpoint, endpoint_setting), (key, key_setting)):
+            if not value:
+                raise ConfigurationError(
+                    f"{classifier} uses the azure backend but {setting} is not set: set {endpoint_setting} "
+                    f"and {key_setting}, or {classifier.upper()}_BACKEND=local"
+                )
+        if not endpoint.startswith(("https://", "http://")):
+            raise ConfigurationError(f"{endpoint_setting}={endpoint!r} must be a URL like "
+                                     "https://<resource>.cognitiveservices.azure.com")
+        return cls(service, endpoint.rstrip("/"), key, endpoint_setting, key_setting)
+
+    def caller(self, policy: RetryPolicy) -> ServiceCaller:
+        return ServiceCaller(service=self.service, key_setting=self.key_setting,
+                             endpoint_setting=self.endpoint_setting, policy=policy)
+
+
+def _vision_client(connection: AzureConnection, policy: RetryPolicy) -> ComputerVisionClient:
+    client = ComputerVisionClient(connection.endpoint, CognitiveServicesCredentials(connection.key))  # type: ignore[no-untyped-call]
+    configure_sdk_client(client, policy)
+    return client
+
+
+def _face_client(connection: AzureConnection, policy: RetryPolicy) -> FaceClient:
+    client = FaceClient(connection.endpoint, CognitiveServicesCredentials(connection.key))  # type: ignore[no-untyped-call]
+    configure_sdk_client(client, policy)
+    return client
+
+
+def _detection(services: Services, classifier: str, policy: RetryPolicy) -> FaceDetection:
+    connection = AzureConnection.face(services, classifier)
+    return FaceDetection(client=_face_client(connection, policy), caller=connection.caller(policy),
+                         transfer=Transfer(storage=services.storage))
+
+
+def _image_loader(services: Services) -> Callable[[str], Image]:
+    s = services.settings
+    fetcher = ImageFetcher(max_bytes=s.image_max_bytes, max_pixels=s.image_max_pixels,
+                           timeout=s.image_fetch_timeout, allow_local_paths=s.allow_local_paths,
+                           blob_reader=services.storage.read_blob_url)
+    return fetcher.fetch
+
+
+def make_image_analyzer(services: Services, *, policy: RetryPolicy | None = None) -> ImageAnalyzer:
+    """generalclassification on Computer Vision analyze."""
+    policy = policy or RetryPolicy()
+    connection = AzureConnection.vision(services, "generalclassification")
+    return AzureImageAnalyzer(client=_vision_client(connection, policy), caller=connection.caller(policy),
+                              transfer=Transfer(storage=services.storage))
+
+
+def make_text_reader(services: Services, *, policy: RetryPolicy | None = None,
+                     poll_interval: float = 0.5) -> TextReader:
+    """ocr on Computer Vision: the OCR API, or the Read API when OCR_MODE=read."""
+    policy = policy or RetryPolicy()
+    connection = AzureConnection.vision(services, "ocr")
+    return AzureTextReader(client=_vision_client(connection, policy), caller=connection.caller(policy),
+                           transfer=Transfer(storage=services.storage), mode=services.settings.ocr_mode,
+                           read_wait=policy.read_timeout, poll_interval=poll_interval)
+
+
+def make_face_detector(services: Services, *, policy: RetryPolicy | None = None) -> FaceDetector:
+    """facedetection on Face detect (detection_03, recognition_04, landmarks)."""
+    return AzureFaceDetector(detection=_detection(services, "facedetection", policy or RetryPolicy()))
+
+
+def make_face_printer(services: Services, *, policy: RetryPolicy | None = None) -> FacePrinter:
+    """faceprint: Face service faceIds as prints."""
+    return AzureFacePrinter(detection=_detection(services, "faceprint", policy or RetryPolicy()))
+
+
+def make_face_matcher(services: Services, *, policy: RetryPolicy | None = None,
+                      face_list_prefix: str = "imaginem", capacity: int = 1_000) -> FaceMatcher:
+    """facematch: find-similar over the face lists, persisted faces in the ``persistedfaces`` table."""
+    policy = policy or RetryPolicy()
+    connection = AzureConnection.face(services, "facematch")
+    return AzureFaceMatcher(
+        client=_face_client(connection, policy), caller=connection.caller(policy),
+        transfer=Transfer(storage=services.storage), table=services.storage.table(PERSISTED_FACES_TABLE),
+        load_image=_image_loader(services), prefix=face_list_prefix, capacity=capacity,
+    )

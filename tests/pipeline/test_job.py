@@ -1,0 +1,119 @@
+"""The job parser: property tests for round trips and arbitrary bytes, and the error messages users see."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.dependencies import Dependencies
+from pipeline.errors import JobFormatError
+from pipeline.job import DEFAULT_BATCH_ID, parse_job
+from tests.pipeline.helpers import job_message
+
+queue_names = st.from_regex(r"[a-z][a-z0-9]{2,20}", fullmatch=True)
+keys = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/\\#?"),
+               min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip())
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> dict[str, Any]:
+    pipeline = draw(st.lists(queue_names, min_size=1, max_size=7))
+    message = job_message(draw(keys), pipeline, batch_id=draw(keys),
+                          step=draw(st.integers(0, len(pipeline) - 1)),
+                          output=draw(st.dictionaries(st.text(max_size=10), json_values, max_size=4)))
+    message["job_definition"]["input"]["image_url"] = draw(st.text(min_size=1).filter(lambda s: s.strip() == s))
+    message.update(draw(st.dictionaries(st.text(max_size=8).filter(lambda k: k not in message), json_values,
+                                        max_size=2)))
+    return message
+
+
+@given(messages())
+def test_round_trip_keeps_every_field(message: dict[str, Any]) -> None:
+    job = parse_job(json.dumps(message).encode())
+    assert job.to_dict() == message
+    assert parse_job(job.to_json()) == job
+
+
+@given(messages())
+def test_base64_of_the_json_reads_the_same(message: dict[str, Any]) -> None:
+    raw = json.dumps(message).encode()
+    assert parse_job(base64.b64encode(raw)) == parse_job(raw)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_raise_only_the_projects_own_error(body: bytes) -> None:
+    try:
+        parse_job(body)
+    except JobFormatError:
+        pass
+
+
+@settings(max_examples=200)
+@given(json_values)
+def test_arbitrary_json_raises_only_the_projects_own_error(value: Any) -> None:
+    for body in (json.dumps(value), json.dumps({"job_definition": value}),
+                 json.dumps({"job_definition": {"id": "x", "input": value, "processing_pipeline": value}})):
+        try:
+            parse_job(body)
+        except JobFormatError:
+            pass
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m["job_definition"].update(processing_step=9),
+         r"processing_step 9 is past the end of processing_pipeline \(7 queues\)"),
+        (lambda m: m["job_definition"].update(processing_step="1"), "processing_step must be an integer"),
+        (lambda m: m["job_definition"].update(processing_step=-1), "processing_step -1 is negative"),
+        (lambda m: m["job_definition"].pop("id"), "job_definition.id is missing"),
+        (lambda m: m["job_definition"].update(id="a/b"), "job_definition.id 'a/b' contains"),
+        (lambda m: m["job_definition"].update(batch_id=""), "job_definition.batch_id must not be empty"),
+        (lambda m: m["job_definition"]["input"].pop("image_url"), "image_url is missing"),
+        (lambda m: m["job_definition"].update(processing_pipeline=["ocr", "Not_A_Queue"]),
+         r"processing_pipeline\[1\] 'Not_A_Queue' is not a queue name"),
+        (lambda m: m.update(job_output=[]), "job_output must be an object"),
+    ],
+)
+def test_errors_name_the_field_and_the_problem(change: Any, message: str) -> None:
+    body = job_message("job-1", ["generalclassification", "ocr", "facedetection", "facecrop", "faceprint",
+                                 "facematch", "pipelineoutput"])
+    change(body)
+    with pytest.raises(JobFormatError, match=message):
+        parse_job(json.dumps(body))
+
+
+def test_missing_batch_id_defaults_and_is_written_back() -> None:
+    body = job_message("job-1", ["ocr"])
+    del body["job_definition"]["batch_id"]
+    job = parse_job(json.dumps(body))
+    assert job.batch_id == DEFAULT_BATCH_ID == "default"
+    assert job.to_dict()["job_definition"]["batch_id"] == "default"
+
+
+def test_pipeline_is_derived_from_classifiers_then_from_the_default() -> None:
+    deps = Dependencies.load()
+    body = job_message("job-1", ["ocr"])
+    del body["job_definition"]["processing_pipeline"]
+    body["job_definition"]["input"]["image_classifiers"] = ["facematch", "ocr"]
+    job = parse_job(json.dumps(body), default_pipeline=["pipelineoutput"], resolve=deps.resolve)
+    assert job.processing_pipeline == ("facedetection", "faceprint", "facematch", "ocr")
+
+    body["job_definition"]["input"]["image_classifiers"] = []
+    assert parse_job(json.dumps(body), default_pipeline=["ocr", "pipelineoutput"]).processing_pipeline == (
+        "ocr", "pipelineoutput")
+
+    body["job_definition"]["input"]["image_classifiers"] = ["nope"]
+    with pytest.raises(JobFormatError, match="unknown classifier"):
+        parse_job(json.dumps(body), resolve=deps.resolve)
