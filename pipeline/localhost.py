@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -85,46 +86,67 @@ def triggers_of(app: func.FunctionApp) -> tuple[list[QueueTrigger], list[HttpRou
 
 
 class _Worker:
-    """One polling loop over every trigger queue; several of them compete as Functions instances do."""
+    """One polling loop over every trigger queue; several of them compete as Functions instances do.
+
+    As in Functions, a queue is read again once its messages in flight drop to ``newBatchThreshold``,
+    and up to ``threads`` messages (default ``batchSize``) run at the same time.
+    """
 
     def __init__(self, *, triggers: Sequence[QueueTrigger], storage: Storage, config: QueueConfig,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, threads: int | None = None) -> None:
         self._triggers = list(triggers)
         self._storage = storage
         self._config = config
         self._stop = stop
+        self._threads = max(1, threads or config.batch_size)
         self._clients = {t.queue_name: storage.queue(t.queue_name) for t in self._triggers}
-        self.processed = 0
+        self._in_flight = {t.queue_name: 0 for t in self._triggers}
+        self._changed = threading.Condition()
 
     def run(self) -> None:
         backoff = 0.0
-        while not self._stop.is_set():
-            worked = False
-            for trigger in self._triggers:
-                if self._stop.is_set():
-                    break
-                worked |= self._poll(trigger)
-            if worked:
-                backoff = 0.0
-                continue
-            backoff = min(self._config.max_polling_interval, max(_FIRST_BACKOFF, backoff * 2))
-            self._stop.wait(backoff)
+        with ThreadPoolExecutor(self._threads, thread_name_prefix="imaginem-step") as pool:
+            while not self._stop.is_set():
+                received = sum(self._poll(trigger, pool) for trigger in self._triggers if not self._stop.is_set())
+                if received:
+                    backoff = 0.0
+                    continue
+                with self._changed:
+                    busy = any(self._in_flight.values())
+                    if busy:  # work in hand: look again as soon as a message finishes
+                        self._changed.wait(0.05)
+                        continue
+                backoff = min(self._config.max_polling_interval, max(_FIRST_BACKOFF, backoff * 2))
+                self._stop.wait(backoff)
+        # Leaving the with-block waited for the messages in hand; unstarted ones released themselves.
 
-    def _poll(self, trigger: QueueTrigger) -> bool:
-        client = self._clients[trigger.queue_name]
-        messages = list(client.receive_messages(max_messages=self._config.batch_size,
-                                                visibility_timeout=LEASE_SECONDS))
-        for index, message in enumerate(messages):
-            if self._stop.is_set():
-                self._release(client, messages[index:])
-                break
-            self._process(trigger, client, message)
-        return bool(messages)
-
-    def _release(self, client: QueueClient, messages: Sequence[Any]) -> None:
+    def _poll(self, trigger: QueueTrigger, pool: ThreadPoolExecutor) -> int:
+        name = trigger.queue_name
+        with self._changed:
+            room = self._config.batch_size - self._in_flight[name]
+            if self._in_flight[name] > self._config.new_batch_threshold or room <= 0:
+                return 0
+        messages = list(self._clients[name].receive_messages(max_messages=room, visibility_timeout=LEASE_SECONDS))
+        with self._changed:
+            self._in_flight[name] += len(messages)
         for message in messages:
-            client.update_message(message, visibility_timeout=0)
-        _log.info("%s: released %d unstarted message(s) on shutdown", client.queue_name, len(messages))
+            pool.submit(self._task, trigger, message)
+        return len(messages)
+
+    def _task(self, trigger: QueueTrigger, message: Any) -> None:
+        client = self._clients[trigger.queue_name]
+        try:
+            if self._stop.is_set():
+                client.update_message(message, visibility_timeout=0)
+                _log.info("%s: released unstarted message %s on shutdown", trigger.queue_name, message.id)
+            else:
+                self._process(trigger, client, message)
+        except Exception:  # storage trouble: the lease runs out and the message comes back
+            _log.exception("%s: could not settle message %s", trigger.queue_name, message.id)
+        finally:
+            with self._changed:
+                self._in_flight[trigger.queue_name] -= 1
+                self._changed.notify_all()
 
     def _body(self, content: Any) -> bytes:
         data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
@@ -153,7 +175,6 @@ class _Worker:
                              type(e).__name__, e)
         else:
             client.delete_message(message.id, message.pop_receipt)
-        self.processed += 1
 
 
 def _handler_for(routes: Sequence[HttpRoute]) -> type[BaseHTTPRequestHandler]:
@@ -215,11 +236,12 @@ class LocalHost:
     """Runs ``workers`` polling processes (or the calling thread, for one) and the HTTP routes."""
 
     def __init__(self, *, app: str | func.FunctionApp, settings: Settings, config: QueueConfig, workers: int = 1,
-                 http_port: int | None = 7071) -> None:
+                 http_port: int | None = 7071, threads: int | None = None) -> None:
         """``app`` is ``module:attribute`` (needed for several workers, which import it) or the app itself."""
         if workers > 1 and not isinstance(app, str):
             raise ValueError("several workers import the app themselves: pass it as 'module:attribute'")
         self._app = app
+        self._threads = threads
         self._settings = settings
         self._config = config
         self._workers = workers
@@ -244,7 +266,8 @@ class LocalHost:
                 signal.signal(signum, lambda *_: self.stop.set())
         try:
             if self._workers <= 1:
-                _Worker(triggers=queues, storage=storage, config=self._config, stop=self.stop).run()
+                _Worker(triggers=queues, storage=storage, config=self._config, stop=self.stop,
+                        threads=self._threads).run()
             else:
                 self._run_processes()
         finally:

@@ -115,7 +115,7 @@ def test_ctrl_c_lets_the_message_in_hand_finish_and_releases_the_rest(
 ) -> None:
     names = [f"g1{unique}", f"g2{unique}"]
     gate = Gate(names[0])
-    running = start(app_of(services, gate, Noop(names[1])))
+    running = start(app_of(services, gate, Noop(names[1])), threads=1)  # one runs, the others wait their turn
     for i in range(3):
         services.storage.queue(names[0]).send_message(json.dumps(job_message(f"job-{i}", names, batch_id=unique)))
     assert gate.entered.wait(30)

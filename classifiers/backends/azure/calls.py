@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from msrest.exceptions import ClientRequestError, HttpOperationError
-from urllib3.util.retry import Retry
 
 from pipeline.errors import ClassifierError, RetryableError
 
@@ -76,9 +75,12 @@ class RetryPolicy:
 def configure_sdk_client(client: Any, policy: RetryPolicy) -> None:
     """Switch off the msrest/urllib3 retries of an SDK client and bound its timeouts."""
     config = client.config
-    config.retry_policy.policy = Retry(
-        total=0, connect=0, read=0, status=0, other=0, raise_on_status=False, status_forcelist=frozenset()
-    )
+    # mutate the Retry in place: the session made when the client was built already holds it
+    retry = config.retry_policy.policy
+    retry.total = retry.connect = retry.read = retry.status = retry.other = 0
+    retry.status_forcelist = frozenset()
+    retry.raise_on_status = False
+    retry.respect_retry_after_header = False
     config.connection.timeout = (policy.connect_timeout, policy.read_timeout)
 
 
@@ -89,12 +91,14 @@ def error_code(error: HttpOperationError) -> tuple[str, str, str]:
     except Exception:  # noqa: BLE001 - any unreadable body just has no code
         return "", str(getattr(error.response, "text", "") or "")[:300], ""
     detail = body.get("error", body) if isinstance(body, dict) else {}
+    if isinstance(detail, dict) and "code" not in detail and "statusCode" in detail:
+        detail = {**detail, "code": str(detail["statusCode"])}
     if not isinstance(detail, dict):
         return "", str(detail)[:300], ""
     inner = detail.get("innererror") or detail.get("innerError") or {}
     inner_code = str(inner.get("code", "")) if isinstance(inner, dict) else ""
     message = str(detail.get("message", ""))
-    if isinstance(inner, dict) and inner.get("message"):
+    if isinstance(inner, dict) and inner.get("message") and inner["message"] != message:
         message = f"{message} {inner['message']}".strip()
     return str(detail.get("code", "")), message, inner_code
 
@@ -173,5 +177,6 @@ class ServiceCaller:
                 f"and that {self._endpoint_setting} is the endpoint of the same resource",
                 status=status, code=code,
             )
-        return ServiceError(f"{self.service} {what} answered {status} {code}: {message}".strip(),
+        codes = f"{code}/{inner}" if inner and inner != code else code
+        return ServiceError(f"{self.service} {what} answered {status} {codes}: {message}".strip(),
                             status=status, code=inner or code)

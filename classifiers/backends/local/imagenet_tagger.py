@@ -63,6 +63,8 @@ class ImageNetTagger:
                 options.intra_op_num_threads = self._threads
                 options.inter_op_num_threads = 1
                 options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                # Idle threads must not spin: open_nsfw and other workers share the same cores.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 path = self._model.path()
                 self._session = ort.InferenceSession(str(path), sess_options=options,
                                                      providers=["CPUExecutionProvider"])

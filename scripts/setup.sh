@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up everything Imaginem needs on Debian/Ubuntu with Python 3.11 and Node 20:
+# system packages (when run as root or with sudo), a virtualenv in .venv, the package, and Azurite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql fonts-dejavu-core)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+python3.11 -c "import ensurepip, venv" 2>/dev/null || python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "== installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=$(command -v python3.11 || command -v python3)
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
+echo "== installing Python packages"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev]"
+
+echo "== installing Azurite (package-lock.json)"
+npm ci --silent --no-audit --no-fund >/dev/null
+echo "== setup done"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set everything up, then run the linters and the whole test suite (Azurite, models, SQL engines, infra checks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== pytest"
+# pytest exits 5 when it collects no test: that is a failure here, like any other non-zero code.
+.venv/bin/python -m pytest "$@"

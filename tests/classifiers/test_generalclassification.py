@@ -1,0 +1,244 @@
+"""generalclassification with the real local models on real photographs (scikit-image's samples)."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import PIL.ImageDraw
+import pytest
+from skimage import data
+
+from classifiers import generalclassification
+from classifiers.backends.local.colors import COLOR_NAMES, analyze_colors
+from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model, packaged_weights
+from classifiers.backends.local.efficientnet_weights import read_state_dict
+from classifiers.backends.local.imagenet_labels import load_imagenet_labels
+from classifiers.backends.local.imagetype import analyze_image_type
+from pipeline.dependencies import Dependencies
+from pipeline.errors import ClassifierError, ConfigurationError
+from pipeline.images import Image, decode_image
+from pipeline.job import Job, parse_job
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.storage import Storage
+
+CAT_TAGS = {"cat", "tabby cat", "tiger cat", "egyptian mau"}
+COFFEE_TAGS = {"espresso", "tea cup", "coffee mug", "cup"}
+# Azure Computer Vision's 86-category taxonomy, the names we may emit.
+AZURE_CATEGORY = re.compile(
+    r"^(abstract|animal|building|dark|drink|food|indoor|object|others|outdoor|people|plant|sky|text|trans)_\w*$"
+)
+
+
+def encode(pixels: np.ndarray | PIL.Image.Image, fmt: str = "JPEG", **options: int) -> Image:
+    pil = pixels if isinstance(pixels, PIL.Image.Image) else PIL.Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    pil.save(buffer, format=fmt, **options)
+    return decode_image(buffer.getvalue(), url=f"test.{fmt.lower()}")
+
+
+def sample(name: str) -> Image:
+    pixels = getattr(data, name)()
+    if pixels.ndim == 2:
+        pixels = np.stack([pixels] * 3, axis=-1)
+    return encode(pixels)
+
+
+def clip_art(fmt: str = "PNG", **options: int) -> Image:
+    pil = PIL.Image.new("RGB", (640, 480), (255, 255, 255))
+    draw = PIL.ImageDraw.Draw(pil)
+    draw.ellipse((100, 80, 300, 280), fill=(240, 200, 20), outline=(0, 0, 0), width=4)
+    draw.rectangle((350, 200, 600, 420), fill=(30, 90, 200), outline=(0, 0, 0), width=4)
+    draw.polygon([(50, 450), (200, 300), (320, 450)], fill=(200, 30, 40))
+    return encode(pil, fmt, **options)
+
+
+def line_drawing() -> Image:
+    pil = PIL.Image.new("RGB", (640, 480), (255, 255, 255))
+    draw = PIL.ImageDraw.Draw(pil)
+    for i in range(8):
+        draw.line((40 + i * 60, 40, 600 - i * 30, 440), fill=(0, 0, 0), width=3)
+    draw.ellipse((200, 100, 400, 300), outline=(0, 0, 0), width=3)
+    return encode(pil, "PNG")
+
+
+@pytest.fixture(scope="module")
+def job() -> Job:
+    return parse_job({"job_definition": {"id": "job-gc", "input": {"image_url": "test.jpg"},
+                                         "processing_pipeline": ["generalclassification"],
+                                         "processing_step": 0}, "job_output": {}})
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> generalclassification.GeneralClassifier:
+    analyzer = generalclassification.make_local_analyzer(cache_dir=tmp_path_factory.mktemp("models"))
+    return generalclassification.GeneralClassifier(analyzer=analyzer)
+
+
+def names(output: dict[str, object], key: str, limit: int = 5) -> list[str]:
+    return [entry["name"] for entry in output[key][:limit]]  # type: ignore[index]
+
+
+@pytest.mark.models
+def test_chelsea_is_tagged_as_a_cat(classifier: generalclassification.GeneralClassifier, job: Job) -> None:
+    output = classifier(job, sample("chelsea"))
+    assert CAT_TAGS & set(names(output, "tags")), output["tags"]
+    assert names(output, "categories", 1) == ["animal_cat"]
+
+
+@pytest.mark.models
+def test_coffee_is_tagged_as_a_coffee_cup(classifier: generalclassification.GeneralClassifier, job: Job) -> None:
+    output = classifier(job, sample("coffee"))
+    assert COFFEE_TAGS & set(names(output, "tags")), output["tags"]
+    assert not CAT_TAGS & set(names(output, "tags", 10))
+
+
+@pytest.mark.models
+def test_astronaut_is_in_the_people_category(classifier: generalclassification.GeneralClassifier,
+                                             job: Job) -> None:
+    output = classifier(job, sample("astronaut"))
+    assert "people_" in names(output, "categories"), output["categories"]
+
+
+@pytest.mark.models
+def test_output_has_every_azure_key_and_is_json(classifier: generalclassification.GeneralClassifier,
+                                                job: Job) -> None:
+    image = sample("chelsea")
+    output = json.loads(json.dumps(classifier(job, image)))
+    assert output["backend"] == "local"
+    assert {"tags", "categories", "description", "color", "imageType", "adult", "metadata"} <= set(output)
+    assert all(set(t) == {"name", "confidence"} and 0 < t["confidence"] <= 1 for t in output["tags"])
+    confidences = [t["confidence"] for t in output["tags"]]
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(AZURE_CATEGORY.match(c["name"]) and 0 < c["score"] <= 1 for c in output["categories"])
+    assert output["description"] == {"tags": [t["name"] for t in output["tags"]], "captions": []}
+    assert set(output["color"]) == {"dominantColorForeground", "dominantColorBackground", "dominantColors",
+                                    "accentColor", "isBWImg"}
+    assert set(output["imageType"]) == {"clipArtType", "lineDrawingType"}
+    assert set(output["adult"]) == {"isAdultContent", "isRacyContent", "isGoryContent", "adultScore",
+                                    "racyScore", "goreScore"}
+    assert output["metadata"] == {"width": image.width, "height": image.height, "format": "Jpeg"}
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut", "camera", "rocket"])
+def test_adult_score_of_ordinary_photos_is_low(classifier: generalclassification.GeneralClassifier, job: Job,
+                                               name: str) -> None:
+    adult = classifier(job, sample(name))["adult"]
+    assert adult["adultScore"] < 0.2
+    assert adult["isAdultContent"] is False and adult["isGoryContent"] is False
+
+
+@pytest.mark.models
+def test_classifier_refuses_a_job_without_image(classifier: generalclassification.GeneralClassifier,
+                                                job: Job) -> None:
+    with pytest.raises(ClassifierError, match="needs the job's image"):
+        classifier(job, None)
+
+
+@pytest.mark.models
+def test_conversion_runs_once_and_is_cached_by_weight_hash(tmp_path: Path) -> None:
+    first = EfficientNetLite0Model(cache_dir=tmp_path).path()
+    stamp = first.stat().st_mtime_ns
+    again = EfficientNetLite0Model(cache_dir=tmp_path).path()
+    assert again == first and again.stat().st_mtime_ns == stamp
+    assert re.fullmatch(r"efficientnet-lite0-[0-9a-f]{16}-v\d+\.onnx", first.name)
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no half-written files left
+
+
+@pytest.mark.models
+def test_weight_reader_reads_the_packaged_checkpoint() -> None:
+    weights = read_state_dict(packaged_weights())
+    assert weights["_conv_stem.weight"].shape == (32, 3, 3, 3)
+    assert weights["_fc.weight"].shape == (1000, 1280) and weights["_fc.weight"].dtype == np.float32
+    assert np.isfinite(weights["_blocks.15._project_conv.weight"]).all()
+
+
+def test_weight_reader_refuses_anything_but_tensors(tmp_path: Path) -> None:
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("pickle code ran",))
+
+    checkpoint = tmp_path / "evil.pth"
+    with checkpoint.open("wb") as file:
+        for part in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, Payload()):
+            pickle.dump(part, file, protocol=2)
+    with pytest.raises(pickle.UnpicklingError, match="print, which is not a plain state_dict"):
+        read_state_dict(checkpoint)
+
+
+def test_labels_are_readable_and_every_class_has_an_azure_category() -> None:
+    labels = load_imagenet_labels()
+    assert len(labels.names) == len(labels.categories) == 1000
+    assert labels.names[281] == "tabby cat" and labels.wnids[281] == "n02123045"
+    assert all(AZURE_CATEGORY.match(c) for c in labels.categories)
+    assert labels.categories[281] == "animal_cat" and labels.categories[207] == "animal_dog"
+    assert labels.categories[967] == "drink_" and labels.categories[983] == "people_"
+    assert "cat" in labels.parents[281] and "animal" in labels.parents[281]
+
+
+def test_pure_black_and_black_and_white_images_are_bw() -> None:
+    black = analyze_colors(PIL.Image.new("RGB", (640, 480)))
+    assert black["isBWImg"] is True and black["dominantColors"] == ["Black"]
+    halves = np.zeros((480, 640, 3), np.uint8)
+    halves[:, 320:] = 255
+    assert analyze_colors(PIL.Image.fromarray(halves))["isBWImg"] is True
+    assert analyze_colors(sample("chelsea").pil)["isBWImg"] is False
+
+
+@pytest.mark.parametrize(("rgb", "name"), [((220, 20, 30), "Red"), ((30, 160, 40), "Green"),
+                                           ((20, 40, 200), "Blue"), ((250, 250, 250), "White"),
+                                           ((120, 70, 30), "Brown"), ((128, 128, 128), "Grey")])
+def test_flat_colours_get_azure_colour_names(rgb: tuple[int, int, int], name: str) -> None:
+    color = analyze_colors(PIL.Image.new("RGB", (320, 240), rgb))
+    assert color["dominantColors"] == [name] and name in COLOR_NAMES
+    assert color["dominantColorForeground"] == color["dominantColorBackground"] == name
+    assert color["accentColor"] == "".join(f"{c:02X}" for c in rgb)
+
+
+def test_foreground_and_background_differ_when_the_centre_does() -> None:
+    pixels = np.full((480, 640, 3), 250, np.uint8)
+    pixels[140:340, 180:460] = (20, 40, 200)
+    color = analyze_colors(PIL.Image.fromarray(pixels))
+    assert (color["dominantColorForeground"], color["dominantColorBackground"]) == ("Blue", "White")
+    assert color["accentColor"] == "1428C8"
+
+
+@pytest.mark.parametrize("image", [clip_art(), clip_art("JPEG", quality=50)], ids=["png", "jpeg"])
+def test_flat_colour_drawings_are_clip_art(image: Image) -> None:
+    assert analyze_image_type(image.pil)["clipArtType"] >= 2
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut", "camera", "rocket"])
+def test_photos_are_not_clip_art_nor_line_drawings(name: str) -> None:
+    assert analyze_image_type(sample(name).pil) == {"clipArtType": 0, "lineDrawingType": 0}
+
+
+def test_black_strokes_on_white_are_a_line_drawing() -> None:
+    assert analyze_image_type(line_drawing().pil)["lineDrawingType"] == 1
+    assert analyze_image_type(clip_art().pil)["lineDrawingType"] == 0
+
+
+def _services(tmp_path: Path, **settings: object) -> Services:
+    config = replace(Settings.from_env({}), data_dir=tmp_path, **settings)  # type: ignore[arg-type]
+    return Services(settings=config, storage=Storage(config.storage_connection_string),
+                    dependencies=Dependencies.load())
+
+
+def test_build_chooses_local_without_vision_keys(tmp_path: Path) -> None:
+    classifier = generalclassification.build(_services(tmp_path))
+    assert classifier.name == "generalclassification" and classifier.needs_image
+    assert classifier._analyzer.backend == "local"
+    assert not (tmp_path / "models").exists()  # the model converts lazily, on the first image
+
+
+def test_build_for_azure_without_endpoint_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        generalclassification.build(_services(tmp_path, backends={"generalclassification": "azure"}))
