@@ -102,12 +102,15 @@ class _Worker:
         self._clients = {t.queue_name: storage.queue(t.queue_name) for t in self._triggers}
         self._in_flight = {t.queue_name: 0 for t in self._triggers}
         self._changed = threading.Condition()
+        self._start = 0
 
     def run(self) -> None:
         backoff = 0.0
         with ThreadPoolExecutor(self._threads, thread_name_prefix="imaginem-step") as pool:
             while not self._stop.is_set():
-                received = sum(self._poll(trigger, pool) for trigger in self._triggers if not self._stop.is_set())
+                # Start after the queue that just finished a message: its job most likely went there next.
+                order = self._triggers[self._start:] + self._triggers[:self._start]
+                received = sum(self._poll(trigger, pool) for trigger in order if not self._stop.is_set())
                 if received:
                     backoff = 0.0
                     continue
@@ -146,6 +149,7 @@ class _Worker:
         finally:
             with self._changed:
                 self._in_flight[trigger.queue_name] -= 1
+                self._start = (self._triggers.index(trigger) + 1) % len(self._triggers)
                 self._changed.notify_all()
 
     def _body(self, content: Any) -> bytes:

@@ -314,7 +314,7 @@ class CognitiveStub:
         if r.query.get("detectOrientation") not in ("true", "false", None):
             raise _error(400, "InvalidRequest", "detectOrientation must be true or false.", "BadArgument")
         image = self._image(r, max_bytes=4 * 1024 * 1024, vision=True)
-        lines = []
+        lines: list[dict[str, Any]] = []
         for _, words in self._ocr_words(image.width, image.height):
             boxes = [box for _, box in words]
             left, top = boxes[0][0], boxes[0][1]
@@ -501,7 +501,7 @@ class CognitiveStub:
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
     """The request body, sent with Content-Length or chunked (the SDKs stream uploads chunked)."""
     if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(handler.rfile.readline().split(b";")[0].strip(), 16)
             if size == 0:

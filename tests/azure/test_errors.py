@@ -118,6 +118,7 @@ def test_limited_access_says_approval_is_needed_and_the_local_way_out(offline_se
     ("face_api_key", "FACE_API_KEY", make_face_matcher),
 ])
 def test_a_missing_setting_is_named(offline_services: Services, field: str, setting: str, make: object) -> None:
-    services = replace(offline_services, settings=replace(offline_services.settings, **{field: ""}))
+    settings = replace(offline_services.settings, **{field: ""})  # type: ignore[arg-type]
+    services = replace(offline_services, settings=settings)
     with pytest.raises(ConfigurationError, match=f"{setting} is not set"):
         make(services)  # type: ignore[operator]

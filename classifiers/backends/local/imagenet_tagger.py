@@ -83,10 +83,10 @@ class ImageNetTagger:
         """[{name, confidence}] of classes and generic parents above the threshold, best first."""
         _, labels = self.load()
         scores: dict[str, float] = defaultdict(float)
-        for index in np.flatnonzero(probabilities >= self._min_confidence / 10):
-            p = float(probabilities[index])
-            scores[labels.names[index]] += p
-            for parent in labels.parents[index]:
+        # Every class counts: a parent tag ("dog") is often carried by many unlikely breeds.
+        for name, parents, p in zip(labels.names, labels.parents, probabilities.tolist(), strict=True):
+            scores[name] += p
+            for parent in parents:
                 scores[parent] += p
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         return [{"name": name, "confidence": round(min(score, 1.0), 4)}
