@@ -16,13 +16,12 @@ from pathlib import Path
 
 from azure.core.exceptions import AzureError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipeline.dependencies import UnknownClassifierError
 from pipeline.errors import ConfigurationError, ImaginemError, JobFormatError
 from pipeline.logs import PIPELINELOGS, PipelineLog
-from pipeline.progress import JobState, job_progress
+from pipeline.progress import JobState, job_progress, wait_for_batch
 from pipeline.services import Services
 from pipeline.settings import Settings
 
@@ -95,21 +94,10 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
     log = PipelineLog(Services.from_settings(settings).storage.table(PIPELINELOGS))
-    deadline = time.monotonic() + args.timeout
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=_errors, transient=False) as bar:
-        task = bar.add_task(args.batch, total=None)
-        while True:
-            jobs = [job_progress(e) for e in log.batch(args.batch)]
-            done = [j for j in jobs if j.state != JobState.RUNNING]
-            bar.update(task, total=len(jobs) or None, completed=len(done),
-                       description=f"{args.batch} ({sum(j.errors for j in jobs)} exception(s))")
-            if jobs and len(done) == len(jobs):
-                break
-            if time.monotonic() > deadline:
-                _errors.print(f"timed out after {args.timeout:g} s: {len(done)} of {len(jobs)} job(s) done")
-                return EXIT_TIMEOUT
-            time.sleep(args.interval)
+    jobs = wait_for_batch(log, args.batch, timeout=args.timeout, interval=args.interval, console=_errors)
+    if jobs is None:
+        _errors.print(f"timed out after {args.timeout:g} s")
+        return EXIT_TIMEOUT
     stopped = [j.job_id for j in jobs if j.state == JobState.STOPPED]
     if stopped:
         _errors.print(f"{len(stopped)} job(s) stopped before their last step (see the poison queues): "

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["JobProgress", "JobState", "job_progress"]
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipeline.logs import PipelineLog
+
+__all__ = ["JobProgress", "JobState", "job_progress", "wait_for_batch"]
 
 _STATE = re.compile(r"^step (\d+): (processing|success|failed)$")
 
@@ -56,3 +62,22 @@ def job_progress(entity: Mapping[str, Any]) -> JobProgress:
         state = JobState.RUNNING
     return JobProgress(job_id=str(entity.get("RowKey", "")), state=state,
                        steps={queue: state_ for _, queue, state_ in steps}, exceptions=exceptions)
+
+
+def wait_for_batch(log: PipelineLog, batch_id: str, *, timeout: float, interval: float = 0.5,
+                   console: Console | None = None, expected: int = 0) -> list[JobProgress] | None:
+    """Show a progress bar until every job of the batch is finished or stopped; None on timeout."""
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console or Console(stderr=True)) as bar:
+        task = bar.add_task(batch_id, total=None)
+        while True:
+            jobs = [job_progress(e) for e in log.batch(batch_id)]
+            done = [j for j in jobs if j.state != JobState.RUNNING]
+            bar.update(task, total=max(len(jobs), expected) or None, completed=len(done),
+                       description=f"{batch_id} ({sum(j.errors for j in jobs)} exception(s))")
+            if jobs and len(done) == len(jobs) >= expected:
+                return jobs
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(interval)

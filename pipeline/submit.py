@@ -72,10 +72,10 @@ class Submitter:
         return self._services.storage.upload_blob(INPUT_CONTAINER, f"{batch_id}/{index:04d}-{_slug(path.name)}",
                                                   path.read_bytes(), content_type=content_type)
 
-    def images(self, sources: Iterable[str], *, batch_id: str, pipeline: Sequence[str]) -> list[Job]:
+    def images(self, sources: Iterable[str], *, batch_id: str, pipeline: Sequence[str], first: int = 0) -> list[Job]:
         """Jobs for local images (uploaded to blob storage first), folders of images, and URLs."""
         jobs = []
-        for index, (source, is_url) in enumerate(_expand(sources)):
+        for index, (source, is_url) in enumerate(_expand(sources), start=first):
             if is_url:
                 url, name = source, source.rstrip("/").rsplit("/", 1)[-1]
             else:

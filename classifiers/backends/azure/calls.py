@@ -64,7 +64,7 @@ class RetryPolicy:
     backoff: float = 1.0
     max_wait: float = 30.0
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    read_timeout: float = 30.0
 
     def wait(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before attempt ``attempt + 1``: the service's Retry-After, else exponential."""

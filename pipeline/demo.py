@@ -1,0 +1,109 @@
+"""``imaginem demo``: the main job. Sample images through all seven classifiers, locally, with no keys.
+
+It starts a private Azurite (in memory), runs the Functions app on the local host, submits the
+samples, shows progress, then prints a summary and writes an HTML report with the faces drawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pipeline.azurite import start_azurite
+from pipeline.hostconfig import QueueConfig
+from pipeline.linked import LinkedContent
+from pipeline.localhost import LocalHost
+from pipeline.logs import PIPELINELOGS, PipelineLog
+from pipeline.progress import JobState, wait_for_batch
+from pipeline.report import JobResult, html_report, summary_table
+from pipeline.samples import write_samples
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.submit import Submitter, new_batch_id
+
+__all__ = ["register", "run"]
+
+_console = Console()
+_errors = Console(stderr=True)
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("demo", help="the main job: sample images through every classifier, locally")
+    p.add_argument("--report", default="report", help="folder for the HTML report (default: report)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds before giving up (exit 3)")
+    p.add_argument("--use-settings", action="store_true",
+                   help="use AzureWebJobsStorage from the settings instead of a private Azurite")
+    p.set_defaults(handler=run)
+
+
+def _results(services: Services, batch_id: str, images: dict[str, bytes]) -> list[JobResult]:
+    log = PipelineLog(services.storage.table(PIPELINELOGS))
+    linked = LinkedContent(services.storage)
+    results = []
+    for entity in sorted(log.batch(batch_id), key=lambda e: str(e["RowKey"])):
+        final: dict[str, Any] = json.loads(entity.get("job_output", "{}"))
+        final = linked.expand(final)
+        outputs = linked.expand_outputs(final.get("job_output", {}))
+        name = final.get("job_definition", {}).get("input", {}).get("image_parameters", {}).get("original_name", "")
+        exceptions = {k[: -len("_exception")]: str(v) for k, v in entity.items() if k.endswith("_exception")}
+        results.append(JobResult(job_id=str(entity["RowKey"]), name=name, image=images.get(name, b""),
+                                 outputs=outputs, exceptions=exceptions))
+    return results
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    emulator = None
+    if not args.use_settings:
+        emulator = start_azurite()
+        settings = Settings.from_env({**os.environ, "AzureWebJobsStorage": emulator.connection_string})
+        # The hosted app reads its settings from the environment, as it would under `func start`.
+        os.environ["AzureWebJobsStorage"] = emulator.connection_string
+    try:
+        return _run(args, settings)
+    finally:
+        if emulator is not None:
+            emulator.stop()
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    services = Services.from_settings(settings)
+    samples = write_samples(settings.data_dir / "samples")
+    images = {p.name: p.read_bytes() for p in samples}
+    host = LocalHost(app="function_app:app", settings=settings, config=QueueConfig.load(), http_port=None)
+    thread = threading.Thread(target=host.serve, name="imaginem-host", daemon=True)
+    thread.start()
+    try:
+        submitter = Submitter(services)
+        log = PipelineLog(services.storage.table(PIPELINELOGS))
+        batch_id = new_batch_id()
+        pipeline = list(settings.pipeline_definition)
+        first, later = samples[:-1], samples[-1:]  # the second astronaut comes after the first is stored
+        _errors.print(f"pipeline: {' → '.join(pipeline)}\nbatch: {batch_id} ({len(samples)} images; the "
+                      "models load on the first message)")
+        done = 0
+        for wave in (first, later):
+            for job in submitter.images([str(p) for p in wave], batch_id=batch_id, pipeline=pipeline, first=done):
+                submitter.send(job)
+                done += 1
+            jobs = wait_for_batch(log, batch_id, timeout=args.timeout, console=_errors, expected=done)
+            if jobs is None:
+                _errors.print(f"timed out after {args.timeout:g} s; see `imaginem status {batch_id}`")
+                return 3
+    finally:
+        host.stop.set()
+        thread.join(60)
+    results = _results(services, batch_id, images)
+    _console.print(summary_table(results))
+    index = html_report(results, Path(args.report), f"Imaginem — batch {batch_id}")
+    _console.print(f"HTML report: {index.resolve()}")
+    stopped = [j.job_id for j in jobs if j.state == JobState.STOPPED]
+    if stopped:
+        _errors.print(f"stopped before their last step: {', '.join(stopped)}")
+        return 1
+    return 0
