@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -212,6 +213,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_local_settings(path: Path = Path("local.settings.json")) -> None:
+    """Like `func start`: the Values of local.settings.json fill in settings the environment lacks."""
+    if not path.is_file():
+        return
+    try:
+        values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    except (OSError, json.JSONDecodeError, AttributeError) as e:
+        raise ConfigurationError(f"{path}: {e}") from None
+    for name, value in values.items():
+        if isinstance(value, str) and value:
+            os.environ.setdefault(name, value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -221,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("azure").setLevel(logging.WARNING)
     try:
+        load_local_settings()
         settings = Settings.from_env()
         return int(args.handler(args, settings))
     except (JobFormatError, UnknownClassifierError, FileNotFoundError) as e:
