@@ -98,6 +98,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         host.stop.set()
         thread.join(60)
+    assert jobs is not None
     results = _results(services, batch_id, images)
     _console.print(summary_table(results))
     index = html_report(results, Path(args.report), f"Imaginem — batch {batch_id}")

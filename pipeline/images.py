@@ -73,8 +73,8 @@ def decode_image(data: bytes, *, url: str = "", max_pixels: int = 50_000_000) ->
                     f"{max_pixels} (IMAGE_MAX_PIXELS)"
                 )
             pil.load()
-            pil = PIL.ImageOps.exif_transpose(pil) or pil
-            rgb = pil.convert("RGB")
+            upright: PIL.Image.Image = PIL.ImageOps.exif_transpose(pil) or pil
+            rgb = upright.convert("RGB")
     except ImageTooLargeError:
         raise
     except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -87,17 +88,7 @@ class Job:
 
 
 def _replace(job: Job, **changes: Any) -> Job:
-    values = {
-        "id": job.id,
-        "batch_id": job.batch_id,
-        "image_url": job.image_url,
-        "processing_pipeline": job.processing_pipeline,
-        "processing_step": job.processing_step,
-        "job_output": job.job_output,
-        "_message": job._message,
-    }
-    values.update(changes)
-    return Job(**values)
+    return dataclasses.replace(job, **changes)
 
 
 def _decode(body: bytes | str) -> Any:

@@ -75,13 +75,14 @@ def triggers_of(app: func.FunctionApp) -> tuple[list[QueueTrigger], list[HttpRou
     routes: list[HttpRoute] = []
     for function in app.get_functions():
         for binding in function.get_bindings():
+            name = str(function.get_function_name())
             if binding.type == "queueTrigger":
-                queues.append(QueueTrigger(function.get_function_name(), binding.queue_name,
-                                           function.get_user_function()))
+                queues.append(QueueTrigger(name, str(binding.queue_name)  # type: ignore[attr-defined], function.get_user_function()))
             elif binding.type == "httpTrigger":
-                methods = tuple(str(getattr(m, "value", m)).upper() for m in (binding.methods or ["GET", "POST"]))
-                routes.append(HttpRoute(function.get_function_name(), binding.route or function.get_function_name(),
-                                        methods, function.get_user_function()))
+                methods = tuple(str(getattr(m, "value", m)).upper()
+                                for m in (getattr(binding, "methods", None) or ["GET", "POST"]))
+                route = str(getattr(binding, "route", None) or name)
+                routes.append(HttpRoute(name, route, methods, function.get_user_function()))
     return queues, routes
 
 

@@ -79,7 +79,9 @@ def state(services: Services, batch: str, job: str) -> dict[str, object]:
     return dict(entity)
 
 
-def test_the_host_carries_jobs_through_every_step(services: Services, unique: str, start: Callable[..., Running]) -> None:
+def test_the_host_carries_jobs_through_every_step(
+    services: Services, unique: str, start: Callable[..., Running]
+) -> None:
     names = [f"h1{unique}", f"h2{unique}", f"h3{unique}"]
     start(app_of(services, *(Noop(n) for n in names)))
     for i in range(6):
