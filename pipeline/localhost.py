@@ -77,7 +77,8 @@ def triggers_of(app: func.FunctionApp) -> tuple[list[QueueTrigger], list[HttpRou
         for binding in function.get_bindings():
             name = str(function.get_function_name())
             if binding.type == "queueTrigger":
-                queues.append(QueueTrigger(name, str(binding.queue_name)  # type: ignore[attr-defined], function.get_user_function()))
+                queue = str(binding.queue_name)  # type: ignore[attr-defined]
+                queues.append(QueueTrigger(name, queue, function.get_user_function()))
             elif binding.type == "httpTrigger":
                 methods = tuple(str(getattr(m, "value", m)).upper()
                                 for m in (getattr(binding, "methods", None) or ["GET", "POST"]))
