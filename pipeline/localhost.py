@@ -14,6 +14,7 @@ import base64
 import importlib
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -40,6 +41,8 @@ _log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 300
 """How long a received message stays invisible while this host works on it."""
+SHUTDOWN_SECONDS = 120
+"""How long a stopping worker may take to finish the messages in hand."""
 _FIRST_BACKOFF = 0.05
 
 
@@ -232,8 +235,9 @@ def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, wo
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker{worker} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    # Ctrl-C reaches the parent, which passes it on as SIGTERM once every worker can take it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     queues, _ = triggers_of(load_app(app_reference))
     _Worker(triggers=queues, storage=Storage.from_settings(settings), config=config, stop=stop).run()
 
@@ -289,22 +293,31 @@ class LocalHost:
                             args=(self._app, self._settings, self._config, i))
             for i in range(self._workers)
         ]
-        for process in processes:
-            process.start()
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # workers inherit it
+        try:
+            for process in processes:
+                process.start()
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous)
         while not self.stop.is_set() and any(p.is_alive() for p in processes):
             self.stop.wait(0.5)
         for process in processes:
             if process.is_alive() and process.pid is not None:
-                _signal(process.pid)
-        deadline = time.monotonic() + LEASE_SECONDS
+                _signal(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
         for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive() and process.pid is not None:
+                _log.warning("%s did not stop within %d s; killed (its leased messages return after %d s)",
+                             process.name, SHUTDOWN_SECONDS, LEASE_SECONDS)
+                _signal(process.pid, signal.SIGKILL)
+                process.join()
 
 
-def _signal(pid: int) -> None:
-    import os
-
+def _signal(pid: int, signum: int) -> None:
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signum)
     except ProcessLookupError:
         pass

@@ -168,3 +168,28 @@ def test_host_json_is_read_as_the_functions_host_reads_it() -> None:
     assert config.message_encoding == "none"
     assert config.max_dequeue_count >= 2 and config.batch_size >= 1
     assert replace(config, visibility_timeout=0).visibility_timeout == 0
+
+
+def test_imaginem_host_stops_cleanly_on_ctrl_c(services: Services, unique: str, tmp_path: object) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    names = [f"s1{unique}", f"s2{unique}"]
+    env = {**os.environ, "IMAGINEM_TEST_QUEUES": ",".join(names)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "host", "--app", "tests.pipeline.noop_app:app", "--workers", "2",
+         "--port", str(free_port())],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        services.storage.queue(names[0]).send_message(json.dumps(job_message("job", names, batch_id=unique)))
+        until(lambda: "job_output" in state_or_empty(services, unique, "job"), timeout=60)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "stopped" in output and "Traceback" not in output

@@ -1,0 +1,124 @@
+"""``imaginem results``: read pipeline_output back, as a table or as JSON.
+
+    imaginem results                         the most recent jobs
+    imaginem results --batch B               the jobs of batch B
+    imaginem results --label cat dog         the jobs having any of these labels (with --batch too)
+    imaginem results --batches               recent batches with their job counts
+    imaginem results --top-labels            the distinct labels with their job counts
+
+Exit codes: 0 success (an empty result too); 2 bad usage; 4 the database cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.errors import ImaginemError
+from pipeline.settings import Settings
+from pipeline.sql.connection import Database
+from pipeline.sql.labels import KINDS
+from pipeline.sql.queries import MAX_LIMIT, BatchRow, JobRow, LabelCount, ResultsQueries
+
+__all__ = ["register", "run"]
+
+EXIT_OK, EXIT_USAGE, EXIT_CONFIG = 0, 2, 4
+_LABELS_SHOWN = 6
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "results", help="show finished jobs from pipeline_output (SQL)",
+        description="Show finished jobs from the pipeline_output table, newest first.",
+    )
+    parser.add_argument("--batch", help="only the jobs of this batch")
+    parser.add_argument("--label", action="extend", nargs="+", default=[], metavar="LABEL",
+                        help="only jobs having any of these labels (tags, categories, caption or text words, "
+                             "matched face ids)")
+    parser.add_argument("--kind", choices=KINDS, help="with --label or --top-labels: only labels of this kind")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--batches", action="store_true", help="list recent batches with their job counts")
+    view.add_argument("--top-labels", action="store_true", help="list the labels with the number of jobs having each")
+    parser.add_argument("--limit", type=int, default=20, help=f"rows to show (1-{MAX_LIMIT}, default 20)")
+    parser.add_argument("--offset", type=int, default=0, help="rows to skip, for the next page")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    database = Database.from_settings(settings)
+    queries = ResultsQueries(database=database)
+    errors = Console(stderr=True)
+    try:
+        rows = _query(args, queries)
+    except ValueError as e:
+        errors.print(f"[red]results:[/red] {e}", highlight=False)
+        return EXIT_USAGE
+    except ImaginemError as e:
+        errors.print(f"[red]results:[/red] {e}", highlight=False)
+        return EXIT_CONFIG
+    finally:
+        database.close()
+    if args.json:
+        sys.stdout.write(json.dumps([row.to_dict() for row in rows], ensure_ascii=False, indent=2) + "\n")
+        return EXIT_OK
+    console = Console()
+    if not rows:
+        console.print(f"No results in {database.engine} at {database.target}.", highlight=False)
+        return EXIT_OK
+    console.print(_table(rows, title=_title(args, database)))
+    if len(rows) == args.limit:
+        console.print(f"More may follow: --offset {args.offset + args.limit}", style="dim")
+    return EXIT_OK
+
+
+def _query(args: argparse.Namespace, queries: ResultsQueries) -> Sequence[JobRow | BatchRow | LabelCount]:
+    page = {"offset": args.offset, "limit": args.limit}
+    if args.batches:
+        return queries.recent_batches(**page)
+    if args.top_labels:
+        return queries.label_counts(kind=args.kind, **page)
+    if args.label:
+        return queries.jobs_with_labels(args.label, kind=args.kind, batch_id=args.batch, **page)
+    if args.batch:
+        return queries.batch_jobs(args.batch, **page)
+    return queries.recent_jobs(**page)
+
+
+def _title(args: argparse.Namespace, database: Database) -> str:
+    parts = ["batches" if args.batches else "labels" if args.top_labels else "jobs"]
+    if args.batch:
+        parts.append(f"of batch {args.batch}")
+    if args.label and not (args.batches or args.top_labels):
+        parts.append("labelled " + " or ".join(args.label))
+    return f"{' '.join(parts)} — {database.engine}"
+
+
+def _table(rows: Sequence[Any], *, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    if isinstance(rows[0], BatchRow):
+        for name in ("batch", "jobs", "first", "last"):
+            table.add_column(name, justify="right" if name == "jobs" else "left")
+        for batch in rows:
+            table.add_row(batch.batch_id, str(batch.jobs), batch.first, batch.last)
+    elif isinstance(rows[0], LabelCount):
+        for name in ("kind", "label", "jobs"):
+            table.add_column(name, justify="right" if name == "jobs" else "left")
+        for count in rows:
+            table.add_row(count.kind, count.name, str(count.jobs))
+    else:
+        for name in ("finished", "batch", "job", "image", "labels"):
+            table.add_column(name, overflow="fold")
+        for job in rows:
+            labels = ", ".join(
+                name if confidence is None else f"{name} {confidence:.2f}"
+                for _, name, confidence in job.labels[:_LABELS_SHOWN]
+            )
+            table.add_row(job.timestamp[:19].replace("T", " "), job.batch_id, job.id, job.image_url, labels)
+    return table
