@@ -257,6 +257,8 @@ class LocalHost:
         self._workers = workers
         self._http_port = http_port
         self.stop = threading.Event()
+        self.ready = threading.Event()
+        """Set once every trigger queue exists and the HTTP routes listen."""
         self.http_server: ThreadingHTTPServer | None = None
 
     def serve(self) -> None:
@@ -270,6 +272,7 @@ class LocalHost:
             threading.Thread(target=self.http_server.serve_forever, daemon=True).start()
             _log.info("HTTP routes on http://127.0.0.1:%d/api/: %s", self.http_server.server_port,
                       ", ".join(r.route for r in routes))
+        self.ready.set()
         _log.info("polling %s with %d worker(s)", ", ".join(t.queue_name for t in queues), self._workers)
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
