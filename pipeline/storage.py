@@ -7,6 +7,8 @@ cached per name so every message reuses the same connections.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import ResourceExistsError
@@ -17,6 +19,8 @@ from azure.storage.queue import QueueClient, QueueServiceClient
 from pipeline.settings import Settings
 
 __all__ = ["Storage"]
+
+C = TypeVar("C")
 
 
 class Storage:
@@ -62,43 +66,31 @@ class Storage:
         return self._tables_svc
 
     def queue(self, name: str, *, create: bool = True) -> QueueClient:
-        with self._lock:
-            client = self._queues.get(name)
-            if client is None:
-                client = self._queues_svc.get_queue_client(name)
-                if create:
-                    try:
-                        client.create_queue()
-                    except ResourceExistsError:
-                        pass
-                self._queues[name] = client
-            return client
+        return self._cached(self._queues, name, self._queues_svc.get_queue_client,
+                            lambda c: c.create_queue(), create)
 
     def table(self, name: str, *, create: bool = True) -> TableClient:
-        with self._lock:
-            client = self._tables.get(name)
-            if client is None:
-                client = self._tables_svc.get_table_client(name)
-                if create:
-                    try:
-                        client.create_table()
-                    except ResourceExistsError:
-                        pass
-                self._tables[name] = client
-            return client
+        return self._cached(self._tables, name, self._tables_svc.get_table_client,
+                            lambda c: c.create_table(), create)
 
     def container(self, name: str, *, create: bool = True) -> ContainerClient:
+        return self._cached(self._containers, name, self._blobs_svc.get_container_client,
+                            lambda c: c.create_container(), create)
+
+    def _cached(self, cache: dict[str, C], name: str, client: Callable[[str], C],
+                create_it: Callable[[C], object], create: bool) -> C:
+        """The client for ``name``, made (and its resource created if asked) on first use only."""
         with self._lock:
-            client = self._containers.get(name)
-            if client is None:
-                client = self._blobs_svc.get_container_client(name)
+            found = cache.get(name)
+            if found is None:
+                found = client(name)
                 if create:
                     try:
-                        client.create_container()
+                        create_it(found)
                     except ResourceExistsError:
                         pass
-                self._containers[name] = client
-            return client
+                cache[name] = found
+            return found
 
     def blob_path(self, url: str) -> tuple[str, str] | None:
         """(container, blob name) when the URL is a blob of this account, else None."""
