@@ -31,7 +31,10 @@ EMBEDDED_FILE = "imaginem.db"
 T = TypeVar("T")
 
 # SQLSTATE classes of a lost or refused connection, a failed login, a timeout, a deadlock.
-_TRANSIENT_STATES = ("08", "28", "HYT", "40001", "40P01", "57P", "53", "IM")
+_TRANSIENT_STATES = ("08", "28", "HYT", "40001", "40P01", "57P", "53")
+# Another try may succeed: locked, busy, cannot open the file (yet), disk I/O or full.
+_TRANSIENT_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL",
+                     "SQLITE_PROTOCOL")
 # What psqlODBC and others say, under the catch-all HY000, when the server went away.
 _TRANSIENT_WORDS = ("connection", "server closed", "terminating", "could not send", "no connection",
                     "communication link", "timeout expired", "shutdown")
@@ -127,7 +130,7 @@ class Database:
             return self._connection, self._dialect
         try:
             connection, dialect = self._open()
-        except _DriverError as e:
+        except _ConnectError as e:
             raise self._translate(e, "cannot connect") from None
         self._connection, self._dialect = connection, dialect
         if not self._schema_ready:
@@ -191,6 +194,8 @@ class Database:
         if self._odbc is not None:
             cause = self._odbc.redact(cause)
         text = f"{self.engine} at {self.target}: {what}: {cause}"
+        if "Driver Manager" in cause or _state(error).startswith("IM"):
+            return ConfigurationError(f"{text} (`odbcinst -q -d` lists the installed drivers)")
         if _transient(error):
             return RetryableError(text)
         return ClassifierError(text)
@@ -205,6 +210,7 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 
 _DriverError = _driver_errors()
+_ConnectError: tuple[type[BaseException], ...] = (*_DriverError, OSError)
 
 
 def _state(error: BaseException) -> str:
@@ -223,10 +229,10 @@ def _message(error: BaseException) -> str:
 
 
 def _transient(error: BaseException) -> bool:
-    if isinstance(error, sqlite3.OperationalError):
-        return True  # locked, busy, unable to open, disk I/O: another try may succeed
+    if isinstance(error, OSError):
+        return True  # the embedded file's folder: unwritable or missing for now
     if isinstance(error, sqlite3.Error):
-        return False
+        return getattr(error, "sqlite_errorname", "").startswith(_TRANSIENT_SQLITE)
     state = _state(error)
     if state.startswith(_TRANSIENT_STATES):
         return True

@@ -93,6 +93,13 @@ class Dialect(StrEnum):
             return "OFFSET ? ROWS FETCH NEXT ? ROWS ONLY"
         return "LIMIT ? OFFSET ?"
 
+    def top(self, count: int) -> str:
+        """What follows SELECT to return at most ``count`` rows (SQL Server), with ``limit`` after the query."""
+        return f"TOP ({int(count)}) " if self is Dialect.MSSQL else ""
+
+    def limit(self, count: int) -> str:
+        return "" if self is Dialect.MSSQL else f" LIMIT {int(count)}"
+
     def page_params(self, offset: int, limit: int) -> tuple[int, int]:
         return (offset, limit) if self is Dialect.MSSQL else (limit, offset)
 

@@ -18,11 +18,12 @@ from pipeline.sql.dialect import Dialect
 from pipeline.sql.labels import Label
 from pipeline.sql.schema import LABELS, OUTPUT
 
-__all__ = ["MAX_LIMIT", "MAX_LABELS", "BatchRow", "JobRow", "LabelCount", "ResultsQueries"]
+__all__ = ["FEW_MATCHES", "MAX_LIMIT", "MAX_LABELS", "BatchRow", "JobRow", "LabelCount", "ResultsQueries"]
 
 MAX_LIMIT = 1000
 MAX_LABELS = 100  # keeps a label filter far below SQL Server's 2100 parameters
 DEFAULT_LABEL_KINDS = ("tag", "category", "face_match")
+FEW_MATCHES = 2000  # below this many matching labels, a label filter starts from the labels
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,11 @@ class LabelCount:
 class ResultsQueries:
     """Read-only queries over ``pipeline_output`` and its labels."""
 
-    def __init__(self, *, database: Database, label_kinds: Sequence[str] = DEFAULT_LABEL_KINDS) -> None:
+    def __init__(self, *, database: Database, label_kinds: Sequence[str] = DEFAULT_LABEL_KINDS,
+                 few_matches: int = FEW_MATCHES) -> None:
         self._database = database
         self._label_kinds = tuple(label_kinds)
+        self._few = few_matches
 
     def recent_jobs(self, *, offset: int = 0, limit: int = 50) -> list[JobRow]:
         return self._jobs("", [], offset, limit)
@@ -77,14 +80,26 @@ class ResultsQueries:
                          offset: int = 0, limit: int = 50) -> list[JobRow]:
         """Jobs having any of the labels; a name matches as given or case-folded."""
         wanted = _label_names(names)
-        kind_clause = " AND l.kind = ?" if kind else ""
-        condition = (f"EXISTS (SELECT 1 FROM {{labels}} l WHERE l.job_id = o.id "
-                     f"AND l.name IN ({', '.join('?' * len(wanted))}){kind_clause})")
-        params: list[Any] = [*wanted, *([kind] if kind else [])]
-        if batch_id is not None:
-            condition += " AND o.batch_id = ?"
-            params.append(batch_id)
-        return self._jobs(condition, params, offset, limit)
+        _check_page(offset, limit)
+
+        def work(cursor: Cursor, dialect: Dialect) -> list[JobRow]:
+            labels = dialect.table(LABELS.name)
+            match = f"l.name IN ({', '.join('?' * len(wanted))})" + (" AND l.kind = ?" if kind else "")
+            params: list[Any] = [*wanted, *([kind] if kind else [])]
+            cursor.execute(f"SELECT COUNT(*) FROM (SELECT {dialect.top(self._few)}l.job_id FROM {labels} l "
+                           f"WHERE {match}{dialect.limit(self._few)}) found", params)
+            if int(cursor.fetchone()[0]) < self._few:
+                # Few matches: start from the label index and sort them, rather than walk all jobs.
+                condition = f"o.id IN (SELECT l.job_id FROM {labels} l WHERE {match})"
+            else:
+                # Many: walk the jobs newest first; a page fills after a few rows each.
+                condition = f"EXISTS (SELECT 1 FROM {labels} l WHERE l.job_id = o.id AND {match})"
+            if batch_id is not None:
+                condition += " AND o.batch_id = ?"
+                params.append(batch_id)
+            return self._select_jobs(cursor, dialect, condition, params, offset, limit)
+
+        return self._database.run(work)
 
     def recent_batches(self, *, offset: int = 0, limit: int = 50) -> list[BatchRow]:
         _check_page(offset, limit)
@@ -138,20 +153,21 @@ class ResultsQueries:
 
     def _jobs(self, condition: str, params: list[Any], offset: int, limit: int) -> list[JobRow]:
         _check_page(offset, limit)
+        return self._database.run(
+            lambda cursor, dialect: self._select_jobs(cursor, dialect, condition, params, offset, limit))
 
-        def work(cursor: Cursor, dialect: Dialect) -> list[JobRow]:
-            where = "WHERE " + condition.format(labels=dialect.table(LABELS.name)) if condition else ""
-            ts = dialect.quote("timestamp")
-            cursor.execute(
-                f"SELECT o.id, o.batch_id, o.image_url, o.{ts} FROM {dialect.table(OUTPUT.name)} o {where} "
-                f"ORDER BY o.{ts} DESC, o.id DESC {dialect.page()}",
-                [*params, *dialect.page_params(offset, limit)],
-            )
-            found = cursor.fetchall()
-            labels = _labels_of(cursor, dialect, [str(r[0]) for r in found], self._label_kinds)
-            return [JobRow(str(i), str(b), str(u), _iso(t), tuple(labels[str(i)])) for i, b, u, t in found]
-
-        return self._database.run(work)
+    def _select_jobs(self, cursor: Cursor, dialect: Dialect, condition: str, params: list[Any], offset: int,
+                     limit: int) -> list[JobRow]:
+        where = f"WHERE {condition}" if condition else ""
+        ts = dialect.quote("timestamp")
+        cursor.execute(
+            f"SELECT o.id, o.batch_id, o.image_url, o.{ts} FROM {dialect.table(OUTPUT.name)} o {where} "
+            f"ORDER BY o.{ts} DESC, o.id DESC {dialect.page()}",
+            [*params, *dialect.page_params(offset, limit)],
+        )
+        found = cursor.fetchall()
+        labels = _labels_of(cursor, dialect, [str(r[0]) for r in found], self._label_kinds)
+        return [JobRow(str(i), str(b), str(u), _iso(t), tuple(labels[str(i)])) for i, b, u, t in found]
 
 
 def _labels_of(cursor: Cursor, dialect: Dialect, job_ids: list[str],
@@ -175,16 +191,12 @@ def _labels_of(cursor: Cursor, dialect: Dialect, job_ids: list[str],
 
 
 def _label_names(names: Iterable[str]) -> list[str]:
-    wanted: list[str] = []
-    for name in names:
-        for variant in (name, name.casefold()):
-            if variant and variant not in wanted:
-                wanted.append(variant)
-    if not wanted:
+    given = list(dict.fromkeys(name for name in names if name))
+    if not given:
         raise ValueError("give at least one label")
-    if len(wanted) > 2 * MAX_LABELS:
-        raise ValueError(f"at most {MAX_LABELS} labels at once")
-    return wanted
+    if len(given) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels at once, not {len(given)}")
+    return list(dict.fromkeys(variant for name in given for variant in (name, name.casefold())))
 
 
 def _check_page(offset: int, limit: int) -> None:

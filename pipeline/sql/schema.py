@@ -79,7 +79,7 @@ LABELS = Table(
     ),
     primary_key="id",
     indexes=(
-        Index("ix_pipeline_output_labels_name", ("name", "kind", "job_id")),
+        Index("ix_pipeline_output_labels_name", ("name", "job_id", "kind")),
         Index("ix_pipeline_output_labels_job", ("job_id",)),
     ),
     references=("job_id", "pipeline_output", "id"),

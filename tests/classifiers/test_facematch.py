@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,7 @@ def table_name(unique: str) -> str:
 
 @pytest.fixture
 def store(services: Services, table_name: str) -> FaceStore:
-    return FaceStore(table=services.storage.table(table_name))
+    return FaceStore(table=services.storage.table(table_name), refresh_interval=0)
 
 
 # --- the index alone -----------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def test_redelivered_job_neither_matches_itself_nor_duplicates_rows(
     message = job("job-r", [face("r1", v), face("r2", w, RECT_B)])
     first = classifier(store)(message, None)
     again = classifier(store)(message, None)
-    elsewhere = classifier(FaceStore(table=services.storage.table(table_name)))(message, None)
+    elsewhere = classifier(FaceStore(table=services.storage.table(table_name), refresh_interval=0))(message, None)
     assert first == again == elsewhere
     assert all(f["matches"] == [] for f in first["matches"])
     rows = list(services.storage.table(table_name).list_entities())
@@ -181,11 +181,12 @@ def test_redelivered_job_neither_matches_itself_nor_duplicates_rows(
 def test_another_worker_sees_new_faces_after_its_incremental_load(
     services: Services, table_name: str, rng: np.random.Generator
 ) -> None:
-    worker_a = FaceStore(table=services.storage.table(table_name))
-    worker_b = FaceStore(table=services.storage.table(table_name))
+    worker_a = FaceStore(table=services.storage.table(table_name), refresh_interval=0)
+    worker_b = FaceStore(table=services.storage.table(table_name), refresh_interval=0, overlap=timedelta(0))
     v = unit(rng)
     classifier(worker_a)(job("job-a0", [face("a0", unit(rng))]), None)
-    assert worker_b.refresh() == 1  # the first load reads everything
+    classifier(worker_a)(job("job-a00", [face("a00", unit(rng))]), None)
+    assert worker_b.refresh() == 2  # the first load reads everything
 
     classifier(worker_a)(job("job-a1", [face("a1", v)]), None)
     # A row in an old partition is out of the incremental range: only a full load reads it.
@@ -195,9 +196,27 @@ def test_another_worker_sees_new_faces_after_its_incremental_load(
 
     [result] = classifier(worker_b)(job("job-b", [face("b1", v)]), None)["matches"]
     assert [m["id"] for m in result["matches"]] == ["a1"]
-    assert "old" not in worker_b.index and len(worker_b) == 3  # a0, a1 and its own b1
+    # With no overlap it re-reads only the newest row it had (Timestamp ge), not a0.
+    assert worker_b.rows_read <= 2
+    assert "old" not in worker_b.index and len(worker_b) == 4  # a0, a00, a1 and its own b1
     fresh = FaceStore(table=services.storage.table(table_name))
-    assert fresh.refresh() == 4
+    assert fresh.refresh() == 5
+
+
+@pytest.mark.azurite
+def test_refresh_interval_spares_the_table_between_jobs(
+    services: Services, table_name: str, rng: np.random.Generator
+) -> None:
+    worker_a = FaceStore(table=services.storage.table(table_name))
+    worker_b = FaceStore(table=services.storage.table(table_name), refresh_interval=3600)
+    v = unit(rng)
+    classifier(worker_b)(job("job-b0", [face("b0", unit(rng))]), None)  # the first load
+    classifier(worker_a)(job("job-a", [face("a", v)]), None)
+    [unseen] = classifier(worker_b)(job("job-b1", [face("b1", v)]), None)["matches"]
+    assert unseen["matches"] == []
+    assert worker_b.refresh() == 1  # an explicit refresh always reads
+    [seen] = classifier(worker_b)(job("job-b2", [face("b2", v)]), None)["matches"]
+    assert [m["id"] for m in seen["matches"]] == ["a", "b1"]
 
 
 @pytest.mark.azurite

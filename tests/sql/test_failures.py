@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyodbc
 import pytest
 
 from pipeline.azurite import free_port
-from pipeline.errors import ClassifierError, RetryableError
+from pipeline.errors import ClassifierError, ConfigurationError, RetryableError
 from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.pgserver import PostgresServer, start_postgres
@@ -54,7 +55,7 @@ def test_a_wrong_password_gives_a_retryable_error_without_any_password(postgres:
     assert "Pwd" not in message
 
 
-def test_an_unusable_sqlite_file_through_odbc_gives_a_clear_error(tmp_path: object) -> None:
+def test_an_unusable_sqlite_file_through_odbc_gives_a_clear_error() -> None:
     database = Database(connection_string="Driver={SQLite3};Database=/nonexistent-dir/sub/x.db;")
     with pytest.raises((RetryableError, ClassifierError)) as raised:
         database.dialect()
@@ -124,3 +125,21 @@ def test_a_statement_error_is_not_retryable(engine_database: Database) -> None:
 @pytest.fixture
 def engine_database(database: Database) -> Database:
     return database
+
+
+def test_an_embedded_file_that_cannot_be_created_is_a_retryable_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    database = Database(sqlite_path=blocker / "imaginem.db")
+    with pytest.raises(RetryableError) as raised:
+        database.dialect()
+    assert str(raised.value).startswith(f"SQLite (embedded) at {blocker / 'imaginem.db'}: cannot connect: ")
+
+
+def test_a_driver_that_is_not_installed_is_named_in_the_error() -> None:
+    database = Database(connection_string="Driver={No Such Driver 99};Server=db.example.net;Pwd={pw-secret};")
+    with pytest.raises(ConfigurationError) as raised:
+        database.dialect()
+    message = str(raised.value)
+    assert message.startswith("ODBC driver 'No Such Driver 99' at db.example.net: cannot connect: ")
+    assert "pw-secret" not in message

@@ -121,7 +121,8 @@ def test_concurrent_deliveries_of_one_job_never_duplicate_its_labels(engine: Eng
         thread.join()
     assert errors == []
     assert count(databases[0], "SELECT COUNT(*) FROM {output}") == 1
-    assert count(databases[0], "SELECT COUNT(*) FROM {labels}") == 5 + 2  # the tags, then "worker" and "round" (one-digit words are dropped)
+    # The five tags, then the caption's "worker" and "round" (one-digit words are dropped).
+    assert count(databases[0], "SELECT COUNT(*) FROM {labels}") == 5 + 2
     for database in databases:
         database.close()
 

