@@ -19,6 +19,7 @@ from azure.core.exceptions import AzureError
 from rich.console import Console
 from rich.table import Table
 
+from pipeline import cli_results, demo
 from pipeline.dependencies import UnknownClassifierError
 from pipeline.errors import ConfigurationError, ImaginemError, JobFormatError
 from pipeline.logs import PIPELINELOGS, PipelineLog
@@ -204,12 +205,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("classifiers", nargs="+")
     p.set_defaults(handler=cmd_resolve)
 
-    for module in ("pipeline.cli_results", "pipeline.demo"):
-        try:
-            __import__(module, fromlist=["register"]).register(commands)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
+    cli_results.register(commands)
+    demo.register(commands)
     return parser
 
 

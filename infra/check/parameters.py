@@ -87,7 +87,8 @@ def check_parameters_file(path: Path, template: BicepFile, *, label: str | None 
             continue  # resolved from Key Vault at deployment time
         problems.extend(Problem(where, message) for message in _check_value(parameter, entry["value"]))
     for name, parameter in declared.items():
-        if parameter.required and name not in entries:
+        # A secure value is better typed at the prompt or given with -p than kept in a file.
+        if parameter.required and name not in entries and not parameter.secure:
             problems.append(Problem(where, f"missing required parameter {name!r} ({template_name} gives it no default)"))
     return problems
 

@@ -35,7 +35,7 @@ CREATE TABLE dbo.pipeline_output_labels (
 );
 
 IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'ix_pipeline_output_labels_name' AND object_id = OBJECT_ID(N'dbo.pipeline_output_labels'))
-CREATE INDEX ix_pipeline_output_labels_name ON dbo.pipeline_output_labels ([name], [kind], [job_id]);
+CREATE INDEX ix_pipeline_output_labels_name ON dbo.pipeline_output_labels ([name], [job_id], [kind]);
 
 IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'ix_pipeline_output_labels_job' AND object_id = OBJECT_ID(N'dbo.pipeline_output_labels'))
 CREATE INDEX ix_pipeline_output_labels_job ON dbo.pipeline_output_labels ([job_id]);

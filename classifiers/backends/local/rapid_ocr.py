@@ -77,7 +77,7 @@ class RapidTextReader:
 
                 models = bundled_models()
                 self._engine = RapidOCR(params={
-                    "Global.log_level": "warning",
+                    "Global.log_level": "error",
                     "Global.return_word_box": True,
                     "Global.text_score": self._min_score,
                     "Det.model_path": str(models["det"]),

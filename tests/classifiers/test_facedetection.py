@@ -1,0 +1,151 @@
+"""facedetection with dlib's real HOG detector and 5-point landmarks on scikit-image's photographs."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import dlib
+import PIL.Image
+import pytest
+
+from classifiers import facedetection
+from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+from pipeline.dependencies import Dependencies
+from pipeline.errors import ClassifierError, ConfigurationError
+from pipeline.job import Job, parse_job
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.storage import Storage
+from tests.classifiers.images import ASTRONAUT_FACE, encode, photo, resized
+from tests.pipeline.helpers import job_message
+
+pytestmark = pytest.mark.models
+
+
+def make_job(job_id: str = "job-faces") -> Job:
+    return parse_job(job_message(job_id, ["facedetection", "faceprint"]))
+
+
+@pytest.fixture(scope="module")
+def classifier() -> facedetection.FaceDetectionClassifier:
+    return facedetection.FaceDetectionClassifier(detector=DlibFaceDetector(models=DlibModels()))
+
+
+def center(face: dict[str, Any]) -> tuple[float, float]:
+    r = face["faceRectangle"]
+    return r["left"] + r["width"] / 2, r["top"] + r["height"] / 2
+
+
+def inside(point: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def test_the_astronauts_face_is_found_with_its_landmarks(classifier: facedetection.FaceDetectionClassifier) -> None:
+    output = classifier(make_job(), photo("astronaut"))
+
+    assert output["backend"] == "local"
+    [face] = output["faces"]
+    assert inside(center(face), ASTRONAUT_FACE)
+    rect = face["faceRectangle"]
+    assert 60 <= rect["width"] <= 160 and 60 <= rect["height"] <= 160
+    assert 0.5 < face["confidence"] <= 1.0
+    marks = face["faceLandmarks"]
+    assert set(marks) == {"pupilLeft", "pupilRight", "noseTip", "eyeLeftOuter", "eyeLeftInner",
+                          "eyeRightInner", "eyeRightOuter"}
+    box = (rect["left"], rect["top"], rect["left"] + rect["width"], rect["top"] + rect["height"])
+    assert all(inside((p["x"], p["y"]), box) for p in marks.values())
+    # pupilLeft is the eye on the image's left, as in the Face API; the nose is below the eyes.
+    assert marks["eyeLeftOuter"]["x"] < marks["pupilLeft"]["x"] < marks["eyeLeftInner"]["x"]
+    assert marks["eyeRightInner"]["x"] < marks["pupilRight"]["x"] < marks["eyeRightOuter"]["x"]
+    assert marks["pupilLeft"]["x"] < marks["noseTip"]["x"] < marks["pupilRight"]["x"]
+    assert marks["noseTip"]["y"] > max(marks["pupilLeft"]["y"], marks["pupilRight"]["y"]) + 10
+
+
+@pytest.mark.parametrize("name", ["camera", "coffee", "chelsea"])
+def test_pictures_without_a_frontal_face_give_no_faces(
+        classifier: facedetection.FaceDetectionClassifier, name: str) -> None:
+    assert classifier(make_job(), photo(name)) == {"faces": [], "backend": "local"}
+
+
+def test_a_3_megapixel_picture_is_detected_on_a_smaller_copy_and_mapped_back(
+        classifier: facedetection.FaceDetectionClassifier) -> None:
+    # The astronaut three times larger, 400 px from the left of a 2048x1536 (3.1 MP) canvas.
+    canvas = PIL.Image.new("RGB", (2048, 1536), "white")
+    canvas.paste(photo("astronaut").pil.resize((1536, 1536), PIL.Image.Resampling.LANCZOS), (400, 0))
+    faces = classifier(make_job(), encode(canvas, "JPEG"))["faces"]
+
+    left, top, right, bottom = ASTRONAUT_FACE
+    assert faces and inside(center(faces[0]), (400 + 3 * left, 3 * top, 400 + 3 * right, 3 * bottom))
+    assert 180 <= faces[0]["faceRectangle"]["width"] <= 480
+    pupil = faces[0]["faceLandmarks"]["pupilLeft"]
+    assert inside((pupil["x"], pupil["y"]), (400 + 3 * left, 3 * top, 400 + 3 * right, 3 * bottom))
+
+
+def test_a_small_picture_is_not_enlarged(classifier: facedetection.FaceDetectionClassifier) -> None:
+    # At 640x640 the copy is the picture itself, so boxes are the detector's own pixels.
+    faces = classifier(make_job(), resized(photo("astronaut"), 640, 640))["faces"]
+    assert len(faces) == 1 and inside(center(faces[0]), tuple(v * 1.25 for v in ASTRONAUT_FACE))  # type: ignore[arg-type]
+
+
+def test_a_face_cut_by_the_edge_has_its_box_clipped_to_the_picture(
+        classifier: facedetection.FaceDetectionClassifier) -> None:
+    cut = encode(photo("astronaut").pil.crop((190, 0, 512, 512)))
+    [face] = classifier(make_job(), cut)["faces"]
+    rect = face["faceRectangle"]
+    assert rect["left"] == 0 and rect["width"] > 40
+    assert rect["left"] + rect["width"] <= cut.width and rect["top"] + rect["height"] <= cut.height
+
+
+def test_face_ids_are_uuids_that_depend_only_on_the_job_and_position(
+        classifier: facedetection.FaceDetectionClassifier) -> None:
+    image = photo("astronaut")
+    first = classifier(make_job("job-a"), image)["faces"]
+    again = classifier(make_job("job-a"), image)["faces"]
+    other = classifier(make_job("job-b"), image)["faces"]
+    assert first == again
+    assert first[0]["faceId"] != other[0]["faceId"]
+    assert uuid.UUID(first[0]["faceId"]).version == 5
+
+
+def test_the_models_load_once_per_detector(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = []
+    real = dlib.get_frontal_face_detector
+
+    def counting() -> Any:
+        loads.append(1)
+        return real()
+
+    monkeypatch.setattr(dlib, "get_frontal_face_detector", counting)
+    detector = DlibFaceDetector(models=DlibModels())
+    assert loads == []  # nothing loads before the first job
+    for _ in range(3):
+        detector.detect(photo("astronaut"), make_job())
+    assert loads == [1]
+
+
+def test_a_job_without_an_image_is_a_classifier_error(classifier: facedetection.FaceDetectionClassifier) -> None:
+    with pytest.raises(ClassifierError, match="needs the job's image"):
+        classifier(make_job(), None)
+
+
+def services_with(**backends: Any) -> Services:
+    settings = replace(Settings.from_env({}), backends=backends)
+    # The storage clients connect lazily; build() never talks to storage.
+    return Services(settings=settings, storage=Storage(settings.storage_connection_string),
+                    dependencies=Dependencies.load())
+
+
+def test_build_chooses_dlib_without_face_keys_and_azure_needs_them() -> None:
+    built = facedetection.build(services_with())
+    assert built.name == "facedetection" and built.needs_image
+    assert isinstance(built._detector, DlibFaceDetector)
+    with pytest.raises(ConfigurationError, match="FACE_ENDPOINT"):
+        facedetection.build(services_with(facedetection="azure"))
+
+
+def test_output_is_json_ready(classifier: facedetection.FaceDetectionClassifier) -> None:
+    output = classifier(make_job(), photo("astronaut"))
+    assert json.loads(json.dumps(output)) == output

@@ -1,0 +1,165 @@
+"""ocr with RapidOCR's bundled PP-OCR models on text rendered in DejaVu Sans, black on white."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import math
+import socket
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import PIL.Image
+import pytest
+import rapidocr
+
+from classifiers import ocr
+from classifiers.backends.local import rapid_ocr
+from classifiers.backends.local.rapid_ocr import RapidTextReader, bundled_models
+from pipeline.dependencies import Dependencies
+from pipeline.errors import ClassifierError, ConfigurationError
+from pipeline.job import Job, parse_job
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.storage import Storage
+from tests.classifiers.images import encode, text_image
+from tests.pipeline.helpers import job_message
+
+pytestmark = pytest.mark.models
+
+PARAGRAPH = ["The quick brown fox jumps over", "the lazy dog near the river."]
+
+
+def make_job() -> Job:
+    return parse_job(job_message("job-ocr", ["ocr"]))
+
+
+@pytest.fixture(scope="module")
+def classifier() -> ocr.OcrClassifier:
+    return ocr.OcrClassifier(reader=RapidTextReader())
+
+
+def box(text: str) -> tuple[int, int, int, int]:
+    left, top, width, height = (int(v) for v in text.split(","))
+    assert width > 0 and height > 0
+    return left, top, left + width, top + height
+
+
+def contains(outer: str, inner: str, slack: int = 2) -> bool:
+    o, i = box(outer), box(inner)
+    return o[0] - slack <= i[0] and o[1] - slack <= i[1] and i[2] <= o[2] + slack and i[3] <= o[3] + slack
+
+
+def lines_of(output: dict[str, Any]) -> list[dict[str, Any]]:
+    return [line for region in output["ocr"]["regions"] for line in region["lines"]]
+
+
+def test_a_rendered_title_is_read_exactly_with_word_boxes(classifier: ocr.OcrClassifier) -> None:
+    image = text_image(["IMAGINEM PIPELINE 2026"])
+    output = classifier(make_job(), image)
+
+    assert output["OCR_fullText"] == "IMAGINEM PIPELINE 2026"
+    assert output["backend"] == "local"
+    assert set(output["ocr"]) == {"language", "textAngle", "orientation", "regions"}
+    assert output["ocr"]["orientation"] == "Up" and abs(output["ocr"]["textAngle"]) < 0.02
+    [region] = output["ocr"]["regions"]
+    [line] = region["lines"]
+    words = line["words"]
+    assert [w["text"] for w in words] == ["IMAGINEM", "PIPELINE", "2026"]
+    assert contains(region["boundingBox"], line["boundingBox"])
+    assert all(contains(line["boundingBox"], w["boundingBox"], slack=4) for w in words)
+    lefts = [box(w["boundingBox"])[0] for w in words]
+    rights = [box(w["boundingBox"])[2] for w in words]
+    assert lefts == sorted(lefts) and all(r <= n for r, n in zip(rights, lefts[1:], strict=False))
+    # The text starts one em (48 px) from the left and is about 0.7 em tall.
+    left, top, right, bottom = box(line["boundingBox"])
+    assert 30 <= left <= 60 and 25 <= bottom - top <= 75 and right <= image.width
+    assert json.loads(json.dumps(output)) == output
+
+
+def test_a_two_line_paragraph_is_one_region_of_two_lines(classifier: ocr.OcrClassifier) -> None:
+    output = classifier(make_job(), text_image(PARAGRAPH))
+    assert output["OCR_fullText"] == "\n".join(PARAGRAPH)
+    [region] = output["ocr"]["regions"]
+    assert [" ".join(w["text"] for w in line["words"]) for line in region["lines"]] == PARAGRAPH
+
+
+def test_two_columns_are_two_regions_read_column_by_column(classifier: ocr.OcrClassifier) -> None:
+    gap = " " * 30
+    image = text_image([f"Left column one{gap}Right column one", f"Left column two{gap}Right column two"])
+    output = classifier(make_job(), image)
+    assert output["OCR_fullText"] == "Left column one\nLeft column two\nRight column one\nRight column two"
+    left, right = output["ocr"]["regions"]
+    assert box(left["boundingBox"])[2] < box(right["boundingBox"])[0]
+
+
+def test_tilted_text_reports_the_angle_that_levels_it(classifier: ocr.OcrClassifier) -> None:
+    tilted = encode(text_image(["IMAGINEM PIPELINE 2026"]).pil.rotate(5, expand=True, fillcolor="white"))
+    output = classifier(make_job(), tilted)
+    assert output["OCR_fullText"] == "IMAGINEM PIPELINE 2026"
+    # Turned 5 degrees anticlockwise, so 5 degrees clockwise levels it.
+    assert output["ocr"]["textAngle"] == pytest.approx(math.radians(5), abs=0.03)
+
+
+def test_a_blank_page_has_no_regions(classifier: ocr.OcrClassifier) -> None:
+    output = classifier(make_job(), encode(PIL.Image.new("RGB", (400, 300), "white")))
+    assert output == {"ocr": {"language": "unk", "textAngle": 0.0, "orientation": "Up", "regions": []},
+                      "OCR_fullText": "", "backend": "local"}
+
+
+def test_the_models_come_from_the_package_and_nothing_is_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    package = Path(rapidocr.__file__).parent
+    assert all(path.is_file() and path.is_relative_to(package) for path in bundled_models().values())
+    attempts: list[Any] = []
+    real_connect = socket.socket.connect
+
+    def loopback_only(self: socket.socket, address: Any) -> Any:
+        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1", "localhost"):
+            attempts.append(address)
+            raise OSError(f"test forbids connecting to {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", loopback_only)
+    fresh = ocr.OcrClassifier(reader=RapidTextReader())
+    assert fresh(make_job(), text_image(["offline"]))["OCR_fullText"] == "offline"
+    assert attempts == []
+
+
+def test_a_package_without_its_models_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    monkeypatch.setattr(importlib.resources, "files", lambda _: tmp_path)
+    with pytest.raises(ConfigurationError, match="reinstall rapidocr"):
+        RapidTextReader().read(text_image(["x"]))
+
+
+def test_the_engine_loads_once_per_reader() -> None:
+    reader = RapidTextReader()
+    engine = reader.load()
+    reader.read(text_image(["once"]))
+    assert reader.load() is engine
+
+
+def test_words_without_boxes_share_the_line_box_by_characters() -> None:
+    words = rapid_ocr._apportioned("ab cd", (0, 10, 50, 30), 0.9)
+    assert [(w.text, w.box) for w in words] == [("ab", (0, 10, 20, 30)), ("cd", (30, 10, 50, 30))]
+
+
+def test_a_job_without_an_image_is_a_classifier_error(classifier: ocr.OcrClassifier) -> None:
+    with pytest.raises(ClassifierError, match="needs the job's image"):
+        classifier(make_job(), None)
+
+
+def services_with(**backends: Any) -> Services:
+    settings = replace(Settings.from_env({}), backends=backends)
+    return Services(settings=settings, storage=Storage(settings.storage_connection_string),
+                    dependencies=Dependencies.load())
+
+
+def test_build_chooses_rapidocr_without_vision_keys_and_azure_needs_them() -> None:
+    built = ocr.build(services_with())
+    assert built.name == "ocr" and built.needs_image
+    assert isinstance(built._reader, RapidTextReader)
+    with pytest.raises(ConfigurationError, match="VISION_ENDPOINT"):
+        ocr.build(services_with(ocr="azure"))
+
