@@ -11,6 +11,7 @@ table of a private Azurite, then times a worker's first (full) load and an incre
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -116,7 +117,9 @@ def main() -> None:
                  f"({loaded / full:,.0f} rows/s) | incremental load, 100 new rows ({read} read) "
                  f"{incremental:6.1f} ms |")
 
-    print(f"facematch search (median of {QUERIES} queries, threshold {THRESHOLD}, top 20)")
+    load = os.getloadavg()[0]
+    print(f"facematch search (median of {QUERIES} queries, threshold {THRESHOLD}, top 20; "
+          f"{os.cpu_count()} cores, load average {load:.1f} at the end)")
     for line in lines:
         print(line)
 

@@ -28,6 +28,13 @@ echo "== installing Python packages"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
 
+# checkov pins old packaging/pycep-parser versions that break pytest: it gets a virtualenv of its own.
+if [ ! -x .venv/checkov/bin/checkov ]; then
+  echo "== installing checkov into .venv/checkov"
+  "$PYTHON" -m venv .venv/checkov
+  .venv/checkov/bin/python -m pip install -q checkov==3.3.30
+fi
+
 echo "== installing Azurite (package-lock.json)"
 npm ci --silent --no-audit --no-fund >/dev/null
 echo "== setup done"

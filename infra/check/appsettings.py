@@ -98,7 +98,9 @@ def check_app_settings(
             "add it to the app settings (infra/modules/appsettings.bicep)",
         ))
     for name in sorted(in_bicep.keys() & not_deployed.keys()):
-        problems.append(Problem(label(in_bicep[name]), f"app setting {name} should not be deployed: {not_deployed[name]}"))
+        problems.append(Problem(
+            label(in_bicep[name]), f"app setting {name} should not be deployed: {not_deployed[name]}",
+        ))
     for name in sorted(in_bicep.keys() - code):
         if _is_runtime(name, runtime, runtime_prefixes) or name in not_deployed:
             continue

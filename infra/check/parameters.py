@@ -29,7 +29,8 @@ def _is_placeholder(value: Any) -> bool:
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "bool", int: "int", str: "string", dict: "object", list: "array"}.get(type(value), type(value).__name__)
+    names = {bool: "bool", int: "int", str: "string", dict: "object", list: "array"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _check_value(parameter: Parameter, value: Any) -> list[str]:
@@ -78,7 +79,9 @@ def check_parameters_file(path: Path, template: BicepFile, *, label: str | None 
         if parameter is None:
             close = difflib.get_close_matches(name, declared, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(Problem(where, f"unknown parameter {name!r}: {template_name} declares no such parameter{hint}"))
+            problems.append(Problem(
+                where, f"unknown parameter {name!r}: {template_name} declares no such parameter{hint}",
+            ))
             continue
         if not isinstance(entry, Mapping) or not ({"value", "reference"} & entry.keys()):
             problems.append(Problem(where, f'{name} needs a "value" (or a Key Vault "reference")'))
@@ -89,7 +92,9 @@ def check_parameters_file(path: Path, template: BicepFile, *, label: str | None 
     for name, parameter in declared.items():
         # A secure value is better typed at the prompt or given with -p than kept in a file.
         if parameter.required and name not in entries and not parameter.secure:
-            problems.append(Problem(where, f"missing required parameter {name!r} ({template_name} gives it no default)"))
+            problems.append(Problem(
+                where, f"missing required parameter {name!r} ({template_name} gives it no default)",
+            ))
     return problems
 
 

@@ -96,19 +96,21 @@ def run_policy_scan(
         results = result["results"]
         for path in results.get("parsing_errors") or []:
             report.parsing_errors += 1
-            report.problems.append(Problem(str(path), "checkov could not parse this file, so no policy was checked in it"))
+            report.problems.append(Problem(
+                _label(Path(path), infra_dir), "checkov could not parse this file, so no policy was checked in it"
+            ))
         for check in results.get("failed_checks") or []:
             lines = check.get("file_line_range") or []
             guideline = f" ({check['guideline']})" if check.get("guideline") else ""
             report.problems.append(Problem(
-                f"infra{check.get('file_path', '')}:{lines[0] if lines else '?'}",
+                f"{infra_dir.name}{check.get('file_path', '')}:{lines[0] if lines else '?'}",
                 f"{check.get('check_id')} {check.get('check_name')} failed for {check.get('resource')}{guideline}; "
                 "fix it, or skip it inline with `// checkov:skip=<ID>: <reason>`",
             ))
         for check in results.get("skipped_checks") or []:
             check_id = str(check.get("check_id"))
             reason = str((check.get("check_result") or {}).get("suppress_comment") or "").strip(" :")
-            place = f"infra{check.get('file_path', '')}"
+            place = f"{infra_dir.name}{check.get('file_path', '')}"
             if check_id in NEVER_SKIP:
                 report.problems.append(Problem(place, f"{check_id} may not be skipped ({check.get('check_name')})"))
             elif len(reason) < _MIN_REASON:
@@ -122,6 +124,13 @@ def run_policy_scan(
     return report
 
 
+def _label(path: Path, infra_dir: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(infra_dir.resolve().parent))
+    except ValueError:
+        return str(path)
+
+
 def _required_settings(files: Iterable[BicepFile]) -> list[Problem]:
     files = list(files)
     if not files:
@@ -131,6 +140,7 @@ def _required_settings(files: Iterable[BicepFile]) -> list[Problem]:
         bodies = [body for _f, _s, k, body in walk_resources(files) if k == kind]
         if not any(str((body.get("properties") or {}).get(prop)) == value for body in bodies):
             problems.append(Problem(
-                "infra", f"{kind} with {prop} '{value}' is required (it stands in for a check skipped in .checkov.yaml)",
+                "infra",
+                f"{kind} with {prop} '{value}' is required (it stands in for a check skipped in .checkov.yaml)",
             ))
     return problems

@@ -76,7 +76,8 @@ def test_an_unknown_parameter_is_reported(tmp_path: Path, main_bicep: BicepFile)
     values = dict(ORIGINAL)
     values["deploymentPostfix"] = values.pop("deploymentPostFix")
     assert messages(write(tmp_path, values), main_bicep) == [
-        "unknown parameter 'deploymentPostfix': main.bicep declares no such parameter; did you mean 'deploymentPostFix'?"
+        "unknown parameter 'deploymentPostfix': main.bicep declares no such parameter; "
+        "did you mean 'deploymentPostFix'?"
     ]
 
 
@@ -87,7 +88,9 @@ def test_a_disallowed_value_is_reported(tmp_path: Path, main_bicep: BicepFile) -
 
 def test_a_value_of_the_wrong_type_is_reported(tmp_path: Path, main_bicep: BicepFile) -> None:
     found = messages(write(tmp_path, ORIGINAL | {"skuCapacity": "1", "maxSizeBytes": 1073741824}), main_bicep)
-    assert sorted(found) == ["maxSizeBytes must be string, not int (1073741824)", "skuCapacity must be int, not string ('1')"]
+    assert sorted(found) == [
+        "maxSizeBytes must be string, not int (1073741824)", "skuCapacity must be int, not string ('1')",
+    ]
 
 
 def test_a_bool_is_not_an_int(tmp_path: Path, main_bicep: BicepFile) -> None:
