@@ -5,7 +5,7 @@
 //   az deployment group create -g <group> -f infra/main.bicep -p infra/azuredeploy.parameters.json
 //
 // The parameters of the original azuredeploy.parameters.json keep their names and meaning; the
-// newer ones all have defaults. docs/deploy.md walks through a deployment.
+// newer ones all have defaults. the README's "Deploy to Azure" walks through a deployment.
 targetScope = 'resourceGroup'
 
 // ---------------------------------------------------------------------------------------------
