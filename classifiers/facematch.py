@@ -51,8 +51,8 @@ def build(services: Services) -> FacematchClassifier:
             matcher = LocalFaceMatcher(store=store, threshold=services.settings.face_match_threshold)
             return FacematchClassifier(matcher=matcher)
         case "azure":
-            raise ConfigurationError(
-                "facematch on the azure backend is not available yet: set FACEMATCH_BACKEND=local"
-            )
+            from classifiers.backends.azure import make_face_matcher
+
+            return FacematchClassifier(matcher=make_face_matcher(services))
         case other:
             raise ConfigurationError(f"facematch has no backend {other!r}")

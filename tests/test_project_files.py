@@ -20,9 +20,9 @@ def test_function_app_has_one_queue_trigger_per_classifier_and_the_http_api() ->
     functions = function_app.app.get_functions()
     triggers = {}
     for function in functions:
-        for binding in function.get_bindings():
-            triggers[function.get_function_name()] = (binding.type, getattr(binding, "queue_name", None),
-                                                      getattr(binding, "connection", None))
+        trigger = next(b for b in function.get_bindings() if b.type.endswith("Trigger"))
+        triggers[function.get_function_name()] = (trigger.type, getattr(trigger, "queue_name", None),
+                                                  getattr(trigger, "connection", None))
     classifiers = Dependencies.load().classifiers
     assert {name: t for name, t in triggers.items() if t[0] == "queueTrigger"} == {
         name: ("queueTrigger", name, "AzureWebJobsStorage") for name in classifiers}

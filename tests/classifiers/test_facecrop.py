@@ -28,8 +28,8 @@ def picture() -> bytes:
 
 def faces(*rects: tuple[int, int, int, int]) -> dict[str, object]:
     return {"facedetection": {"faces": [
-        {"faceId": f"f{i}", "faceRectangle": {"left": l, "top": t, "width": w, "height": h}}
-        for i, (l, t, w, h) in enumerate(rects)]}}
+        {"faceId": f"f{i}", "faceRectangle": {"left": left, "top": top, "width": width, "height": height}}
+        for i, (left, top, width, height) in enumerate(rects)]}}
 
 
 def classifier(services: Services, unique: str) -> facecrop.FaceCropClassifier:

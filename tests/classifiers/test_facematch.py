@@ -254,9 +254,9 @@ def test_missing_or_unusable_faceprint_output_is_a_clear_error(store: FaceStore)
 
 
 @pytest.mark.azurite
-def test_azure_backend_is_not_available_yet(services: Services) -> None:
+def test_the_azure_backend_without_keys_is_a_clear_configuration_error(services: Services) -> None:
     settings = replace(services.settings, backends={"facematch": "azure"})
-    with pytest.raises(ConfigurationError, match="FACEMATCH_BACKEND"):
+    with pytest.raises(ConfigurationError, match="FACE_ENDPOINT.*FACEMATCH_BACKEND=local"):
         facematch.build(replace(services, settings=settings))
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import dlib
+import face_recognition_models
 import numpy as np
 import PIL.Image
 import PIL.ImageEnhance
@@ -14,6 +17,7 @@ from skimage import data
 
 from classifiers import facedetection, faceprint
 from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels
+from classifiers.backends.local.dlib_resnet_onnx import build_onnx
 from pipeline.dependencies import Dependencies
 from pipeline.errors import ClassifierError, ConfigurationError, MissingDependencyError
 from pipeline.images import Image
@@ -109,6 +113,33 @@ def test_other_people_are_beyond_the_threshold(models: DlibModels, detect: faced
     assert len(others) == 4
     assert all(distance(reference, other) > SAME_PERSON for other in others), \
         [distance(reference, other) for other in others]
+
+
+def test_prints_are_dlibs_own_descriptors(detect: facedetection.FaceDetectionClassifier,
+                                          printer: faceprint.FacePrintClassifier) -> None:
+    # The ResNet runs on onnxruntime from weights read out of dlib's file; dlib itself is the reference.
+    group = parse_job(job_message("group", ["facedetection"]))
+    canvas = PIL.Image.new("RGB", (1100, 520), "white")
+    canvas.paste(photo("astronaut").pil, (0, 0))
+    canvas.paste(photo("astronaut").pil.resize((400, 400)).transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT), (600, 60))
+    image = encode(canvas)
+    detection = detect(group, image)
+    assert len(detection["faces"]) == 2
+    ours = prints_of(image, detection, printer)
+
+    reference = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
+    shapes = dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
+    for face, vector in zip(detection["faces"], ours, strict=True):
+        r = face["faceRectangle"]
+        rect = dlib.rectangle(r["left"], r["top"], r["left"] + r["width"] - 1, r["top"] + r["height"] - 1)
+        expected = np.asarray(reference.compute_face_descriptor(image.rgb, shapes(image.rgb, rect)))
+        assert np.abs(vector - expected).max() < 1e-4
+
+
+def test_a_file_that_is_not_the_resnet_is_refused() -> None:
+    shape_model = Path(face_recognition_models.pose_predictor_five_point_model_location()).read_bytes()
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        build_onnx(shape_model)
 
 
 def test_no_faces_give_no_prints(printer: faceprint.FacePrintClassifier) -> None:

@@ -173,7 +173,8 @@ class FaceIndex:
         return [self._hits(candidates, limit) for candidates in found]
 
     def _hits(self, candidates: list[tuple[float, int]], limit: int) -> list[FaceHit]:
-        candidates.sort(key=lambda c: (c[0], self._face_ids[c[1]]))
+        # float32 rounding makes equal prints differ by ~1e-7: ties beyond 1e-6 go by face id.
+        candidates.sort(key=lambda c: (round(c[0], 6), self._face_ids[c[1]]))
         hits = []
         for squared, position in candidates[:limit]:
             chunk = self._chunks[position // _CHUNK_ROWS]

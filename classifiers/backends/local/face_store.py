@@ -175,6 +175,9 @@ def _entity(face: StoredFace, partition: str) -> dict[str, Any]:
 def _row(entity: Mapping[str, Any]) -> tuple[StoredFace, datetime] | None:
     """The stored face and its service Timestamp, or None (logged) for a row that is not a face."""
     face_id = entity.get("RowKey", "?")
+    if "print" not in entity:  # a face persisted by the Azure backend (a face list entry): not ours
+        _log.debug("face store: row %s has no print; skipped", face_id)
+        return None
     try:
         raw = entity["print"]
         vector = np.frombuffer(raw, dtype=_PRINT_DTYPE)
