@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from classifiers import facecrop, facematch, generalclassification
-from classifiers.backends.azure import (
-    make_face_detector,
-    make_face_matcher,
-    make_face_printer,
-    make_text_reader,
-)
-from classifiers.backends.protocols import FaceDetector, FaceMatcher, FacePrinter, TextReader
+from classifiers import facecrop, facedetection, facematch, faceprint, generalclassification, ocr, pipelineoutput
 from pipeline.classifier import Classifier
-from pipeline.images import Image
-from pipeline.job import Job
 from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
-from tests.azure.helpers import FAST, make_image, make_job
+from tests.azure.helpers import make_image, make_job
 from tests.azure.stub import CognitiveStub
 
 pytestmark = pytest.mark.azurite
@@ -55,71 +46,10 @@ def test_an_override_sends_one_vision_classifier_back_to_local(services: Service
     assert settings.backend_for("ocr") == "local"
 
 
-# Stand-ins in the classifier-module convention for modules that are not wired to Azure yet.
-@dataclass
-class _Ocr:
-    reader: TextReader
-    name: str = "ocr"
-    needs_image: bool = True
-
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
-        assert image is not None
-        return {**self.reader.read(image), "backend": self.reader.backend}
-
-
-@dataclass
-class _FaceDetection:
-    detector: FaceDetector
-    name: str = "facedetection"
-    needs_image: bool = True
-
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
-        assert image is not None
-        return {"faces": self.detector.detect(image, job), "backend": self.detector.backend}
-
-
-@dataclass
-class _FacePrint:
-    printer: FacePrinter
-    name: str = "faceprint"
-    needs_image: bool = True
-
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
-        assert image is not None
-        faces = job.job_output["facedetection"]["faces"]
-        return {"faces": self.printer.prints(image, faces, job), "backend": self.printer.backend}
-
-
-@dataclass
-class _FaceMatch:
-    matcher: FaceMatcher
-    name: str = "facematch"
-    needs_image: bool = False
-
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
-        faces = job.job_output["faceprint"]["faces"]
-        return {"matches": self.matcher.match_and_store(job, faces), "backend": self.matcher.backend}
-
-
-@dataclass
-class _PipelineOutput:
-    name: str = "pipelineoutput"
-    needs_image: bool = False
-
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
-        return {"done": True}
-
-
-def _steps(services: Services, unique: str) -> list[Classifier]:
-    return [
-        generalclassification.build(services),
-        _Ocr(make_text_reader(services, policy=FAST)),
-        _FaceDetection(make_face_detector(services, policy=FAST)),
-        facecrop.build(services),
-        _FacePrint(make_face_printer(services, policy=FAST)),
-        _FaceMatch(make_face_matcher(services, policy=FAST, face_list_prefix=f"t{unique}")),
-        _PipelineOutput(),
-    ]
+def _steps(services: Services) -> list[Classifier]:
+    """Every classifier as the Functions app builds it: the settings alone choose the backends."""
+    modules = (generalclassification, ocr, facedetection, facecrop, faceprint, facematch, pipelineoutput)
+    return [module.build(services) for module in modules]  # type: ignore[attr-defined]
 
 
 def _take(services: Services, queue: str, job_id: str) -> str:
@@ -146,7 +76,7 @@ def _run_job(services: Services, steps: list[Classifier], image_url: str, job_id
 
 def test_a_seven_step_job_through_the_stub_fills_pipelinelogs(azure_services: Services, stub: CognitiveStub,
                                                               unique: str) -> None:
-    steps = _steps(azure_services, unique)
+    steps = _steps(azure_services)
     batch = f"azure{unique}"
     urls = [azure_services.storage.upload_blob(f"in{unique}", f"{n}.jpg", make_image().data,
                                                content_type="image/jpeg") for n in ("a", "b")]
@@ -164,7 +94,7 @@ def test_a_seven_step_job_through_the_stub_fills_pipelinelogs(azure_services: Se
     assert len(outputs["facecrop"]["facesUrls"]) == 1
     [entry] = outputs["facematch"]["matches"]
     assert [m["image_url"] for m in entry["matches"]] == [urls[0]]
-    assert json.loads(logged["job_output"])["job_output"]["pipelineoutput"] == {"done": True}
+    assert json.loads(logged["job_output"])["job_output"]["pipelineoutput"]["done"] is True
     # Azurite is on loopback: every image went to the "cloud" as bytes, never as a URL
     assert all(r.headers.get("content-type") != "application/json; charset=utf-8"
                for r in stub.requests if r.path.endswith(("analyze", "ocr", "detect", "persistedfaces")))

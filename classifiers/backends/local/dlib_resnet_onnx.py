@@ -1,9 +1,9 @@
 """dlib's face recognition ResNet (``dlib_face_recognition_resnet_model_v1.dat``) as an ONNX graph.
 
 ``dlib-bin`` is built without BLAS, so dlib runs the network's convolutions on its own matrix
-code at about 110 ms per face; onnxruntime runs the same weights several times faster. This
+code at about 110 ms per face; onnxruntime runs the same weights in about 10 ms. This
 module reads the weights from dlib's file and writes the graph with ``onnx.helper``, in
-memory, at the first face (about a second); the prints agree with dlib's to ~1e-5.
+memory, at the first face (about 0.25 s); the prints equal dlib's to within 1e-6.
 
 The file is dlib's serialization of its ``anet_type`` (dnn_face_recognition_ex.cpp), layers
 from the input up: a 7×7/2 convolution, max pool 3×3/2, 14 residual blocks (32, 64, 128,
