@@ -133,6 +133,11 @@ def _confidence(score: float) -> float:
     return round(1.0 / (1.0 + math.exp(-2.0 * score)), 4)
 
 
+DETECTION_THRESHOLD = 0.3
+"""HOG margin a face must reach: frontal faces score about 1 to 2; at 0 the astronaut's mission patch
+(0.0 to 0.15) passed as a face in JPEG copies."""
+
+
 class DlibFaceDetector:
     """facedetection: dlib's HOG detector on a copy whose long side is at most ``max_side``.
 
@@ -143,7 +148,7 @@ class DlibFaceDetector:
     backend = "local"
 
     def __init__(self, *, models: DlibModels, max_side: int = DETECTION_MAX_SIDE, upsample: int = 0,
-                 threshold: float = 0.0) -> None:
+                 threshold: float = DETECTION_THRESHOLD) -> None:
         self._models = models
         self._max_side = max_side
         self._upsample = upsample
