@@ -1,0 +1,85 @@
+"""Every local classifier in one table: median ms per image at 640×480 and ~3 MP, facematch search
+at 10k / 100k / 1M stored prints, and the peak memory of a worker holding every model.
+
+Targets on 2 cores: facedetection ≤ 80 ms at 640×480, faceprint ≤ 70 ms per face, ocr ≤ 700 ms
+for a text image, generalclassification ≤ 40 ms (the tags model), facematch search ≤ 100 ms at 1M.
+The per-part breakdowns are in classifiers_general.py, classifiers_faces_ocr.py and facematch_search.py.
+
+    .venv/bin/python bench/classifiers.py [--repeat 10] [--skip-million]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+from functools import partial
+from pathlib import Path
+
+# This file's name would hide the `classifiers` package: the project first, bench/ (for its siblings) last.
+_BENCH = Path(__file__).resolve().parent
+sys.path = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH] + [str(_BENCH)]
+
+import numpy as np  # noqa: E402
+from classifiers_faces_ocr import page, portrait, timed  # noqa: E402
+from classifiers_general import photo  # noqa: E402
+from facematch_search import build_index  # noqa: E402
+from facematch_search import median_ms as search_ms  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels  # noqa: E402
+from classifiers.backends.local.rapid_ocr import RapidTextReader  # noqa: E402
+from classifiers.generalclassification import make_local_analyzer  # noqa: E402
+from pipeline.job import parse_job  # noqa: E402
+
+SIZES = {"640×480": (640, 480), "3 MP": (2048, 1536)}
+TARGETS = {"generalclassification": "≤ 40 (tags model)", "ocr": "≤ 700", "facedetection": "≤ 80",
+           "faceprint (per face)": "≤ 70"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--skip-million", action="store_true", help="search at 10k and 100k only")
+    args = parser.parse_args()
+
+    job = parse_job({"job_definition": {"id": "bench", "input": {"image_url": "bench.jpg"},
+                                        "processing_pipeline": ["facedetection"]}})
+    analyzer = make_local_analyzer(cache_dir=Path(tempfile.mkdtemp()) / "models")
+    reader = RapidTextReader()
+    models = DlibModels()
+    detector, printer = DlibFaceDetector(models=models), DlibFacePrinter(models=models)
+
+    rows: list[tuple[str, str, str, str]] = []
+    cells: dict[str, dict[str, float]] = {name: {} for name in TARGETS}
+    for label, size in SIZES.items():
+        picture, text, face = photo(size), page(size), portrait(size)
+        faces = detector.detect(face, job)
+        cells["generalclassification"][label] = timed(partial(analyzer.analyze, picture), args.repeat)[0]
+        cells["ocr"][label] = timed(partial(reader.read, text), max(3, args.repeat // 2))[0]
+        cells["facedetection"][label] = timed(partial(detector.detect, face, job), args.repeat)[0]
+        cells["faceprint (per face)"][label] = timed(partial(printer.prints, face, faces[:1], job), args.repeat)[0]
+    for name, by_size in cells.items():
+        rows.append((name, *(f"{by_size[label]:.0f}" for label in SIZES), TARGETS[name]))  # type: ignore[arg-type]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    rng = np.random.default_rng(7)
+    for n in (10_000, 100_000) + (() if args.skip_million else (1_000_000,)):
+        index, prints, _, _ = build_index(n, rng)
+        rows.append((f"facematch search, {n:,} prints (1 face)", f"{search_ms(index, prints, 1, rng):.1f}", "",
+                     "≤ 100 at 1M"))
+        del index, prints
+
+    table = Table(title="Local classifiers: median ms (2 cores)")
+    for column in ("classifier", *SIZES, "target ms"):
+        table.add_column(column, justify="left" if column == "classifier" else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    Console().print(f"peak memory of this process holding every model: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
