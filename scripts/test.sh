@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== mypy (strict, pipeline and classifiers)"
+.venv/bin/mypy
 echo "== pytest"
 # pytest exits 5 when it collects no test: that is a failure here, like any other non-zero code.
 .venv/bin/python -m pytest "$@"
