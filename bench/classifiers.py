@@ -30,13 +30,15 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels  # noqa: E402
+from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model  # noqa: E402
+from classifiers.backends.local.imagenet_tagger import ImageNetTagger  # noqa: E402
 from classifiers.backends.local.rapid_ocr import RapidTextReader  # noqa: E402
 from classifiers.generalclassification import make_local_analyzer  # noqa: E402
 from pipeline.job import parse_job  # noqa: E402
 
 SIZES = {"640×480": (640, 480), "3 MP": (2048, 1536)}
-TARGETS = {"generalclassification": "≤ 40 (tags model)", "ocr": "≤ 700", "facedetection": "≤ 80",
-           "faceprint (per face)": "≤ 70"}
+TARGETS = {"generalclassification: tags model": "≤ 40", "generalclassification: whole output": "",
+           "ocr": "≤ 700", "facedetection": "≤ 80", "faceprint (per face)": "≤ 70"}
 
 
 def main() -> None:
@@ -47,7 +49,9 @@ def main() -> None:
 
     job = parse_job({"job_definition": {"id": "bench", "input": {"image_url": "bench.jpg"},
                                         "processing_pipeline": ["facedetection"]}})
-    analyzer = make_local_analyzer(cache_dir=Path(tempfile.mkdtemp()) / "models")
+    cache = Path(tempfile.mkdtemp()) / "models"
+    analyzer = make_local_analyzer(cache_dir=cache)
+    tagger = ImageNetTagger(model=EfficientNetLite0Model(cache_dir=cache))
     reader = RapidTextReader()
     models = DlibModels()
     detector, printer = DlibFaceDetector(models=models), DlibFacePrinter(models=models)
@@ -57,7 +61,10 @@ def main() -> None:
     for label, size in SIZES.items():
         picture, text, face = photo(size), page(size), portrait(size)
         faces = detector.detect(face, job)
-        cells["generalclassification"][label] = timed(partial(analyzer.analyze, picture), args.repeat)[0]
+        cells["generalclassification: tags model"][label] = timed(partial(tagger.probabilities, picture),
+                                                                  args.repeat)[0]
+        cells["generalclassification: whole output"][label] = timed(partial(analyzer.analyze, picture),
+                                                                    args.repeat)[0]
         cells["ocr"][label] = timed(partial(reader.read, text), max(3, args.repeat // 2))[0]
         cells["facedetection"][label] = timed(partial(detector.detect, face, job), args.repeat)[0]
         cells["faceprint (per face)"][label] = timed(partial(printer.prints, face, faces[:1], job), args.repeat)[0]
@@ -77,7 +84,7 @@ def main() -> None:
         table.add_column(column, justify="left" if column == "classifier" else "right")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    Console(width=120).print(table)
     Console().print(f"peak memory of this process holding every model: {peak:.0f} MiB")
 
 

@@ -152,7 +152,7 @@ def main() -> None:
                       "yes" if hop <= 1.5 * floor_hop else "NO")
     table.add_row(f"one {STEPS}-step job, end to end (median of {len(latencies)})", f"{latency * 1000:.0f}",
                   f"{latency / floor_hop:.1f}x", f"<= {limit * 1000:.0f} ms", "yes" if latency <= limit else "NO")
-    Console().print(table)
+    Console(width=120).print(table)
 
 
 if __name__ == "__main__":
