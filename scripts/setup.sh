@@ -35,6 +35,14 @@ if [ ! -x .venv/checkov/bin/checkov ]; then
   .venv/checkov/bin/python -m pip install -q checkov==3.3.30
 fi
 
+# The Azure CLI, for the README's `az storage` commands and the test that runs them against Azurite;
+# it pins its own azure-* packages, so it too lives apart.
+if [ ! -x .venv/az/bin/az ]; then
+  echo "== installing the Azure CLI into .venv/az"
+  "$PYTHON" -m venv .venv/az
+  .venv/az/bin/python -m pip install -q azure-cli
+fi
+
 echo "== installing Azurite (package-lock.json)"
 npm ci --silent --no-audit --no-fund >/dev/null
 echo "== setup done"
