@@ -149,3 +149,14 @@ def test_build_chooses_dlib_without_face_keys_and_azure_needs_them() -> None:
 def test_output_is_json_ready(classifier: facedetection.FaceDetectionClassifier) -> None:
     output = classifier(make_job(), photo("astronaut"))
     assert json.loads(json.dumps(output)) == output
+
+
+def test_several_threads_share_one_detector_safely(classifier: facedetection.FaceDetectionClassifier) -> None:
+    """The host runs batchSize messages at once; dlib's detector crashed the process when shared unguarded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pictures = [photo("astronaut"), photo("coffee"), photo("chelsea"), photo("astronaut")] * 3
+    expected = [len(classifier(make_job(), p)["faces"]) for p in pictures[:4]] * 3
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda p: len(classifier(make_job(), p)["faces"]), pictures))
+    assert found == expected == [1, 0, 0, 1] * 3

@@ -66,6 +66,9 @@ class DlibModels:
     def __init__(self, *, threads: int = 2) -> None:
         self._threads = threads
         self._lock = threading.Lock()
+        self.dlib_lock = threading.Lock()
+        """dlib's detector and shape predictor crash when two threads use them at once (the host runs
+        several messages in parallel): hold this around every call into them."""
         self._detector: Any = None
         self._shapes: Any = None
         self._recognizer: ort.InferenceSession | None = None
@@ -168,16 +171,17 @@ class DlibFaceDetector:
 
     def detect(self, image: Image, job: Job) -> list[dict[str, Any]]:
         pixels, scale = self._detection_copy(image)
-        rects, scores, _ = self._models.detector.run(pixels, self._upsample, self._threshold)
+        detector, shapes = self._models.detector, self._models.shapes
         found = []
-        for rect, score in zip(rects, scores, strict=True):
-            box = _clipped(rect.left() / scale, rect.top() / scale, (rect.right() + 1) / scale,
-                           (rect.bottom() + 1) / scale, image.width, image.height)
-            if box is None:
-                continue
-            shape = self._models.shapes(pixels, rect)
-            points = [(p.x / scale, p.y / scale) for p in shape.parts()]
-            found.append((box, points, float(score)))
+        with self._models.dlib_lock:
+            rects, scores, _ = detector.run(pixels, self._upsample, self._threshold)
+            for rect, score in zip(rects, scores, strict=True):
+                box = _clipped(rect.left() / scale, rect.top() / scale, (rect.right() + 1) / scale,
+                               (rect.bottom() + 1) / scale, image.width, image.height)
+                if box is None:
+                    continue
+                points = [(p.x / scale, p.y / scale) for p in shapes(pixels, rect).parts()]
+                found.append((box, points, float(score)))
         found.sort(key=lambda f: (-f[2], f[0]["left"], f[0]["top"]))
         faces = [
             {"faceId": face_id(job.id, i), "faceRectangle": box, "faceLandmarks": landmarks(points),
@@ -225,10 +229,12 @@ class DlibFacePrinter:
             return []
         rects = [_rectangle(face, i, image) for i, face in enumerate(faces)]
         pixels = image.rgb
+        predictor = self._models.shapes
         shapes = dlib.full_object_detections()
-        for rect in rects:
-            shapes.append(self._models.shapes(pixels, rect))
-        chips = dlib.get_face_chips(pixels, shapes, size=CHIP_SIZE, padding=0.25)
+        with self._models.dlib_lock:
+            for rect in rects:
+                shapes.append(predictor(pixels, rect))
+            chips = dlib.get_face_chips(pixels, shapes, size=CHIP_SIZE, padding=0.25)
         (descriptors,) = self._models.recognizer.run(["print"], {"chips": preprocess(list(chips))})
         printed = []
         for i, (face, rect, descriptor) in enumerate(zip(faces, rects, descriptors, strict=True)):
