@@ -23,7 +23,7 @@ class JobState(StrEnum):
     RUNNING = "running"
     FINISHED = "finished"
     STOPPED = "stopped"
-    """Rejected or failed for good before its last step: the message is in a poison queue."""
+    """Failed for good before its last step (rejected or retried out): the message is in a poison queue."""
 
 
 @dataclass(frozen=True)
@@ -41,21 +41,15 @@ class JobProgress:
 
 def job_progress(entity: Mapping[str, Any]) -> JobProgress:
     steps: list[tuple[int, str, str]] = []
-    stopped = False
     for key, value in entity.items():
-        if not isinstance(value, str):
-            continue
-        match = _STATE.match(value)
+        match = _STATE.match(value) if isinstance(value, str) else None
         if match:
             steps.append((int(match.group(1)), key, match.group(2)))
-        elif value.startswith("rejected"):
-            stopped = True
-            steps.append((10_000, key, value))
     steps.sort()
     exceptions = {k[: -len("_exception")]: v for k, v in entity.items() if k.endswith("_exception")}
     if "job_output" in entity:
         state = JobState.FINISHED
-    elif stopped or (steps and steps[-1][2] == "failed"):
+    elif steps and steps[-1][2] == "failed":
         # A failed step whose successor was never enqueued: retried out and poisoned.
         state = JobState.STOPPED
     else:

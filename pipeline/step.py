@@ -199,12 +199,14 @@ class StepRunner:
         try:
             message = json.loads(body) if isinstance(body, (str, bytes)) else None
             definition = message.get("job_definition") if isinstance(message, dict) else None
-            job_id = definition.get("id") if isinstance(definition, dict) else None
-            batch_id = definition.get("batch_id", "default") if isinstance(definition, dict) else None
+            if not isinstance(definition, dict):
+                return
+            job_id, batch_id = definition.get("id"), definition.get("batch_id", "default")
+            step = definition.get("processing_step", 0)
             if isinstance(job_id, str) and isinstance(batch_id, str) and job_id and batch_id:
                 self._log.merge(batch_id, job_id, {
-                    queue: "rejected: moved to poison queue",
-                    f"{queue}_exception": describe_exception(error),
+                    queue: step_state(step if isinstance(step, int) else 0, "failed"),
+                    f"{queue}_exception": describe_exception(error) + f" (moved to {queue}-poison)",
                 })
         except Exception:  # the message is already broken; the poison queue and the log keep it
             _log.debug("could not record the rejection of a message on %s", queue, exc_info=True)

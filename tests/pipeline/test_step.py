@@ -166,8 +166,9 @@ def test_the_last_rejection_names_the_reason_in_pipelinelogs(
         with pytest.raises(JobFormatError):
             runner.run(body, queue=f"rej{unique}", classifier=Noop(f"rej{unique}"), dequeue_count=attempt)
     stored = entity(services, f"batch{unique}", "job-7")
-    assert stored[f"rej{unique}"] == "rejected: moved to poison queue"
-    assert "image_url is missing" in stored[f"rej{unique}_exception"]
+    assert stored[f"rej{unique}"] == "step 0: failed"
+    assert stored[f"rej{unique}_exception"] == (
+        f"JobFormatError: job_definition.input.image_url is missing or not a string (moved to rej{unique}-poison)")
 
 
 def test_a_retryable_failure_is_recorded_then_raised_and_marked_failed_on_the_last_attempt(
