@@ -52,7 +52,7 @@ def summary_table(results: Sequence[JobResult]) -> Table:
     table = Table("image", "tags", "text read", "faces", "matches", "exceptions", title="Imaginem: results",
                   show_lines=True)
     for r in results:
-        table.add_row(r.name, "\n".join(r.tags), r.text[:60], str(len(r.faces)), "\n".join(r.matches) or "-",
+        table.add_row(r.name, ", ".join(r.tags), r.text[:60], str(len(r.faces)), ", ".join(r.matches) or "-",
                       "\n".join(f"{k}: {v[:80]}" for k, v in r.exceptions.items()) or "-")
     return table
 
