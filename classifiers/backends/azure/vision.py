@@ -15,10 +15,11 @@ from classifiers.backends.azure.calls import ServiceCaller
 from classifiers.backends.azure.geometry import polygon_to_box, unscale_box_string, unscale_rect
 from classifiers.backends.azure.sending import send_image
 from classifiers.backends.azure.transfer import OCR_LIMITS, READ_LIMITS, VISION_LIMITS, Payload, Transfer
+from classifiers.backends.ocr_text import full_text
 from pipeline.errors import ClassifierError, RetryableError
 from pipeline.images import Image
 
-__all__ = ["VISUAL_FEATURES", "AzureImageAnalyzer", "AzureTextReader", "full_text", "read_to_ocr"]
+__all__ = ["VISUAL_FEATURES", "AzureImageAnalyzer", "AzureTextReader", "read_to_ocr"]
 
 _log = logging.getLogger(__name__)
 
@@ -66,16 +67,6 @@ def _restore_scale(result: dict[str, Any], image: Image, sent: Payload) -> dict[
     if sent.data is not None and sent.data is not image.data:
         metadata["format"] = image.format.capitalize()
     return result
-
-
-def full_text(ocr: dict[str, Any]) -> str:
-    """Words joined by spaces, lines by newlines, in region order."""
-    lines = [
-        " ".join(str(word.get("text", "")) for word in line.get("words", []))
-        for region in ocr.get("regions", [])
-        for line in region.get("lines", [])
-    ]
-    return "\n".join(line for line in lines if line)
 
 
 def _union(boxes: Sequence[str]) -> str:

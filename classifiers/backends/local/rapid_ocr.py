@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from classifiers.backends.ocr_text import full_text
 from pipeline.errors import ConfigurationError
 from pipeline.images import Image
 
-__all__ = ["DETECTION_SIDE", "RapidTextReader", "bundled_models", "full_text", "to_ocr"]
+__all__ = ["DETECTION_SIDE", "RapidTextReader", "bundled_models", "to_ocr"]
 
 _log = logging.getLogger(__name__)
 
@@ -205,11 +206,3 @@ def to_ocr(lines: Sequence[_Line]) -> dict[str, Any]:
     return {"language": "unk", "textAngle": round(-angle, 4) + 0.0, "orientation": "Up", "regions": regions}
 
 
-def full_text(ocr: dict[str, Any]) -> str:
-    """Words joined by spaces, lines by newlines, in region order (as the azure backend does)."""
-    lines = [
-        " ".join(str(word.get("text", "")) for word in line.get("words", []))
-        for region in ocr.get("regions", [])
-        for line in region.get("lines", [])
-    ]
-    return "\n".join(line for line in lines if line)
