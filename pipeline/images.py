@@ -8,12 +8,14 @@ Limits: bytes on the wire, decoded pixels (decompression bombs), and a timeout.
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
+import socket
 import warnings
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import numpy as np
 import PIL.Image
@@ -28,6 +30,19 @@ _log = logging.getLogger(__name__)
 
 _FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
 _CHUNK = 64 * 1024
+_MAX_REDIRECTS = 5
+
+
+def _refuse_link_local(url: str) -> None:
+    """Cloud metadata endpoints (169.254.169.254 and the like) are never an image source."""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return  # requests reports the unknown host itself
+    for address in addresses:
+        if ipaddress.ip_address(address.split("%")[0]).is_link_local:
+            raise ImageFetchError(f"image_url {url!r} points at a link-local address ({address}): refused")
 
 BlobReader = Callable[[str, int], bytes | None]
 """Reads a blob URL of our own account (at most n bytes), or returns None for other URLs."""
@@ -107,7 +122,6 @@ class ImageFetcher:
         self._allow_local = allow_local_paths
         self._blob_reader = blob_reader
         self._session = session or requests.Session()
-        self._session.max_redirects = 5
 
     def fetch(self, url: str) -> Image:
         return decode_image(self.read(url), url=url, max_pixels=self._max_pixels)
@@ -123,6 +137,19 @@ class ImageFetcher:
         if scheme == "file" or scheme == "" or (len(scheme) == 1 and url[1:3] in (":\\", ":/")):
             return self._read_local(unquote(urlsplit(url).path) if scheme == "file" else url)
         raise ImageFetchError(f"image_url {url!r}: scheme {scheme!r} is not supported (use http or https)")
+
+    def _body(self, url: str, response: requests.Response) -> bytes:
+        if response.status_code != 200:
+            raise ImageFetchError(f"GET {url} answered {response.status_code} {response.reason}")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise ImageTooLargeError(f"{url} is {declared} bytes; the limit is {self._max_bytes} (IMAGE_MAX_BYTES)")
+        buffer = bytearray()
+        for chunk in response.iter_content(_CHUNK):
+            buffer += chunk
+            if len(buffer) > self._max_bytes:
+                raise ImageTooLargeError(f"{url} sent more than {self._max_bytes} bytes (IMAGE_MAX_BYTES)")
+        return bytes(buffer)
 
     def _read_local(self, path: str) -> bytes:
         if not self._allow_local:
@@ -140,26 +167,17 @@ class ImageFetcher:
             raise ImageFetchError(f"cannot read {path}: {e.strerror or e}") from None
 
     def _read_http(self, url: str) -> bytes:
+        requested = url
         try:
-            with self._session.get(url, stream=True, timeout=self._timeout) as response:
-                if response.status_code != 200:
-                    raise ImageFetchError(f"GET {url} answered {response.status_code} {response.reason}")
-                declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > self._max_bytes:
-                    raise ImageTooLargeError(
-                        f"{url} is {declared} bytes; the limit is {self._max_bytes} (IMAGE_MAX_BYTES)"
-                    )
-                buffer = bytearray()
-                for chunk in response.iter_content(_CHUNK):
-                    buffer += chunk
-                    if len(buffer) > self._max_bytes:
-                        raise ImageTooLargeError(
-                            f"{url} sent more than {self._max_bytes} bytes (IMAGE_MAX_BYTES)"
-                        )
-                return bytes(buffer)
+            for _ in range(_MAX_REDIRECTS + 1):
+                _refuse_link_local(url)
+                with self._session.get(url, stream=True, timeout=self._timeout, allow_redirects=False) as response:
+                    if response.is_redirect:  # followed by hand, so every hop is checked
+                        url = urljoin(url, response.headers["Location"])
+                        continue
+                    return self._body(url, response)
+            raise ImageFetchError(f"GET {requested} redirected too many times")
         except requests.Timeout:
             raise ImageFetchError(f"GET {url} timed out after {self._timeout:g} s") from None
-        except requests.TooManyRedirects:
-            raise ImageFetchError(f"GET {url} redirected too many times") from None
         except requests.RequestException as e:
             raise ImageFetchError(f"GET {url} failed: {type(e).__name__}: {e}") from None

@@ -53,6 +53,11 @@ class _Handler(BaseHTTPRequestHandler):
             for _ in range(1000):
                 self.wfile.write(b"\0" * 4096)
             return
+        if self.path == "/to-metadata":
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.end_headers()
+            return
         if self.path == "/redirect-loop":
             self.send_response(302)
             self.send_header("Location", "/redirect-loop")
@@ -120,6 +125,13 @@ def test_unreachable_hosts_and_other_schemes_are_refused() -> None:
         fetcher().fetch("http://127.0.0.1:9/nothing.png")
     with pytest.raises(ImageFetchError, match="scheme 'ftp' is not supported"):
         fetcher().fetch("ftp://example.com/a.png")
+
+
+def test_cloud_metadata_addresses_are_refused_even_behind_a_redirect(server: str) -> None:
+    with pytest.raises(ImageFetchError, match="link-local address"):
+        fetcher().fetch("http://169.254.169.254/latest/meta-data/")
+    with pytest.raises(ImageFetchError, match=r"169\.254\.169\.254.*link-local"):
+        fetcher().fetch(f"{server}/to-metadata")
 
 
 def test_local_paths_only_when_allowed(tmp_path: Path) -> None:
