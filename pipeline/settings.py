@@ -110,7 +110,7 @@ def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) ->
 class Settings:
     """The pipeline's configuration; build it with ``Settings.from_env()`` and pass it in."""
 
-    storage_connection_string: str = AZURITE_CONNECTION_STRING
+    storage_connection_string: str = field(default=AZURITE_CONNECTION_STRING, repr=False)
     storage_account_name: str = ""
     pipeline_definition: tuple[str, ...] = tuple(_DEFAULTS["PIPELINE_DEFINITION"].split(","))
     vision_endpoint: str = ""
