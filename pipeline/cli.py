@@ -152,6 +152,29 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.job import parse_job
+    from pipeline.logs import step_state
+
+    services = Services.from_settings(settings)
+    log = PipelineLog(services.storage.table(PIPELINELOGS))
+    moved = 0
+    for queue in _pipeline(args, services):
+        poison, target = services.storage.queue(f"{queue}-poison"), services.storage.queue(queue)
+        while batch := list(poison.receive_messages(max_messages=32, visibility_timeout=60)):
+            for message in batch:
+                try:  # a job shows as running again until its step ends anew
+                    job = parse_job(message.content, default_pipeline=settings.pipeline_definition)
+                    log.merge(job.batch_id, job.id, {job.queue: step_state(job.processing_step, "processing")})
+                except JobFormatError:
+                    pass  # still not a job: it will be poisoned again, with its reason logged
+                target.send_message(message.content)
+                poison.delete_message(message)
+                moved += 1
+    _errors.print(f"requeued {moved} message(s) from the poison queues")
+    return EXIT_OK
+
+
 def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.dependencies import Dependencies
 
@@ -200,6 +223,10 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("clear", help="empty a pipeline's queues and their poison queues")
     p.add_argument("--pipeline", help="comma-separated queues (default: PIPELINE_DEFINITION)")
     p.set_defaults(handler=cmd_clear)
+
+    p = commands.add_parser("requeue", help="move poisoned messages back to their queues, to run again")
+    p.add_argument("--pipeline", help="comma-separated queues (default: PIPELINE_DEFINITION)")
+    p.set_defaults(handler=cmd_requeue)
 
     p = commands.add_parser("resolve", help="order classifiers with their dependencies")
     p.add_argument("classifiers", nargs="+")

@@ -47,8 +47,20 @@ def describe_exception(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _done(state: Any, step: int) -> bool:
-    return state in (step_state(step, "success"), step_state(step, "failed"))
+def _done(job: Job, entity: Mapping[str, Any]) -> bool:
+    """Whether this step already ran to an end that moved the job on (so a copy must not run again).
+
+    A step that failed for good on a transient error stopped the job (its message went to the poison
+    queue): it is not done, so a message requeued from the poison queue runs it again.
+    """
+    state, step = entity.get(job.queue), job.processing_step
+    if state == step_state(step, "success"):
+        return True
+    if state != step_state(step, "failed"):
+        return False
+    if job.next_queue is None:
+        return "job_output" in entity
+    return str(entity.get(job.next_queue, "")).startswith(f"step {step + 1}:")
 
 
 class StepRunner:
@@ -100,7 +112,7 @@ class StepRunner:
 
         entity = self._log.read(job.batch_id, job.id) or {}
         step = job.processing_step
-        if _done(entity.get(queue), step):
+        if _done(job, entity):
             return self._redelivered(job, entity, classifier.name, dequeue_count)
 
         try:

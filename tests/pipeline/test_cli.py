@@ -17,7 +17,7 @@ from pipeline.localhost import LocalHost
 from pipeline.services import Services
 from pipeline.settings import azurite_connection_string
 from pipeline.step import StepRunner
-from tests.pipeline.classifiers import Boom, ImageSize
+from tests.pipeline.classifiers import Boom, Flaky, ImageSize
 from tests.pipeline.helpers import job_message
 from tests.pipeline.test_images import png
 
@@ -96,8 +96,39 @@ def test_wait_times_out_with_exit_3_and_unreachable_storage_is_exit_4(
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("azurite", "host", "submit", "wait", "status", "clear", "resolve"):
+    for command in ("azurite", "host", "submit", "wait", "status", "clear", "requeue", "resolve", "results", "demo"):
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0
         assert "usage: imaginem" in capsys.readouterr().out
+
+
+def test_a_job_poisoned_by_a_transient_failure_runs_again_when_requeued(
+    services: Services, unique: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [f"flaky{unique}", f"last{unique}"]
+    runner = Lazy(lambda: StepRunner(services=services, max_dequeue_count=2))
+    app = func.FunctionApp()
+    app.register_functions(classifier_blueprint(names[0], lambda s: Flaky(names[0], failures=2), runner))
+    app.register_functions(classifier_blueprint(names[1], lambda s: ImageSize(names[1]), runner))
+    config = QueueConfig(batch_size=4, new_batch_threshold=2, max_dequeue_count=2, visibility_timeout=0,
+                         max_polling_interval=0.2, message_encoding="none")
+    local = LocalHost(app=app, settings=services.settings, config=config, http_port=None)
+    thread = threading.Thread(target=local.serve, daemon=True)
+    thread.start()
+    try:
+        url = services.storage.upload_blob(f"in{unique}", "x.png", png(), content_type="image/png")
+        services.storage.queue(names[0]).send_message(
+            json.dumps(job_message("j1", names, batch_id=f"rq{unique}", image_url=url)))
+        assert main(["wait", f"rq{unique}", "--timeout", "60", "--interval", "0.1"]) == 1  # poisoned
+        assert "stopped before their last step" in capsys.readouterr().err
+
+        assert main(["requeue", "--pipeline", ",".join(names)]) == 0
+        assert "requeued 1 message(s)" in capsys.readouterr().err
+        assert main(["wait", f"rq{unique}", "--timeout", "60", "--interval", "0.1"]) == 0
+    finally:
+        local.stop.set()
+        thread.join(30)
+    assert main(["status", f"rq{unique}", "j1", "--json"]) == 0
+    entity = json.loads(capsys.readouterr().out)
+    assert (entity[names[0]], entity[names[1]]) == ("step 0: success", "step 1: success")
