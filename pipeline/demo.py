@@ -30,6 +30,8 @@ from pipeline.submit import Submitter, new_batch_id
 __all__ = ["register", "run"]
 
 _console = Console()
+if not _console.is_terminal:  # piped to a file or a CI log: wide enough for one line per image
+    _console = Console(width=160)
 _errors = Console(stderr=True)
 
 
