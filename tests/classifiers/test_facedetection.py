@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import dlib
@@ -13,13 +12,10 @@ import pytest
 
 from classifiers import facedetection
 from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
-from pipeline.dependencies import Dependencies
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.job import Job, parse_job
-from pipeline.services import Services
-from pipeline.settings import Settings
-from pipeline.storage import Storage
 from tests.classifiers.images import ASTRONAUT_FACE, encode, photo, resized
+from tests.classifiers.offline_services import services_with
 from tests.pipeline.helpers import job_message
 
 pytestmark = pytest.mark.models
@@ -131,11 +127,6 @@ def test_a_job_without_an_image_is_a_classifier_error(classifier: facedetection.
         classifier(make_job(), None)
 
 
-def services_with(**backends: Any) -> Services:
-    settings = replace(Settings.from_env({}), backends=backends)
-    # The storage clients connect lazily; build() never talks to storage.
-    return Services(settings=settings, storage=Storage(settings.storage_connection_string),
-                    dependencies=Dependencies.load())
 
 
 def test_build_chooses_dlib_without_face_keys_and_azure_needs_them() -> None:

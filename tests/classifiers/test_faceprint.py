@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,11 @@ from skimage import data
 from classifiers import facedetection, faceprint
 from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels
 from classifiers.backends.local.dlib_resnet_onnx import build_onnx
-from pipeline.dependencies import Dependencies
 from pipeline.errors import ClassifierError, ConfigurationError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job, parse_job
-from pipeline.services import Services
-from pipeline.settings import Settings
-from pipeline.storage import Storage
 from tests.classifiers.images import encode, photo
+from tests.classifiers.offline_services import services_with
 from tests.pipeline.helpers import job_message
 
 pytestmark = pytest.mark.models
@@ -169,10 +165,6 @@ def test_a_face_without_an_id_gets_a_deterministic_one(printer: faceprint.FacePr
     assert first == again and len(first) == 36
 
 
-def services_with(**backends: Any) -> Services:
-    settings = replace(Settings.from_env({}), backends=backends)
-    return Services(settings=settings, storage=Storage(settings.storage_connection_string),
-                    dependencies=Dependencies.load())
 
 
 def test_build_chooses_dlib_without_face_keys_and_azure_needs_them() -> None:

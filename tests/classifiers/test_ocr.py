@@ -6,7 +6,6 @@ import importlib.resources
 import json
 import math
 import socket
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,10 @@ import rapidocr
 from classifiers import ocr
 from classifiers.backends.local import rapid_ocr
 from classifiers.backends.local.rapid_ocr import RapidTextReader, bundled_models
-from pipeline.dependencies import Dependencies
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.job import Job, parse_job
-from pipeline.services import Services
-from pipeline.settings import Settings
-from pipeline.storage import Storage
 from tests.classifiers.images import encode, text_image
+from tests.classifiers.offline_services import services_with
 from tests.pipeline.helpers import job_message
 
 pytestmark = pytest.mark.models
@@ -150,10 +146,6 @@ def test_a_job_without_an_image_is_a_classifier_error(classifier: ocr.OcrClassif
         classifier(make_job(), None)
 
 
-def services_with(**backends: Any) -> Services:
-    settings = replace(Settings.from_env({}), backends=backends)
-    return Services(settings=settings, storage=Storage(settings.storage_connection_string),
-                    dependencies=Dependencies.load())
 
 
 def test_build_chooses_rapidocr_without_vision_keys_and_azure_needs_them() -> None:
