@@ -24,9 +24,9 @@ from skimage import data
 
 from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels
 from classifiers.backends.local.rapid_ocr import RapidTextReader
+from pipeline.cli.samples import render_text
 from pipeline.images import Image, decode_image
 from pipeline.job import parse_job
-from pipeline.samples import render_text
 
 SIZES = {"640×480": (640, 480), "3 MP (2048×1536)": (2048, 1536)}
 TARGETS_MS = {"facedetection": 80.0, "faceprint": 70.0, "ocr": 700.0}

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classifiers.backends.local.face_index import FaceIndex, StoredFace  # noqa: E402
 from classifiers.backends.local.face_store import FaceStore  # noqa: E402
-from pipeline.azurite import start_azurite  # noqa: E402
+from pipeline.host.azurite import start_azurite  # noqa: E402
 from pipeline.storage import Storage  # noqa: E402
 
 THRESHOLD = 0.6

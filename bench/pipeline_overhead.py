@@ -22,12 +22,12 @@ from azure.data.tables import UpdateMode
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.azurite import start_azurite
 from pipeline.dependencies import Dependencies
 from pipeline.functions import Lazy, classifier_blueprint
+from pipeline.host.azurite import start_azurite
+from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
 from pipeline.job import Job
-from pipeline.localhost import LocalHost
 from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from pipeline.azurite import Azurite, start_azurite
 from pipeline.dependencies import Dependencies
+from pipeline.host.azurite import Azurite, start_azurite
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.storage import Storage

@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.azurite import free_port
 from pipeline.errors import ConfigurationError
+from pipeline.host.azurite import free_port
 
 __all__ = ["PostgresServer", "find_pg_bin", "start_postgres"]
 

@@ -16,8 +16,8 @@ from classifiers.backends.azure import (
     make_image_analyzer,
     make_text_reader,
 )
-from pipeline.azurite import free_port
 from pipeline.errors import ClassifierError, ConfigurationError, RetryableError
+from pipeline.host.azurite import free_port
 from pipeline.services import Services
 from tests.azure.helpers import FAST, make_image, make_job
 from tests.azure.stub import CognitiveStub

@@ -13,8 +13,8 @@ import azure.functions as func
 import pytest
 
 from pipeline.functions import Lazy, classifier_blueprint
+from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.localhost import LocalHost
 from pipeline.services import Services
 from pipeline.step import StepRunner
 from tests.pipeline.classifiers import ImageSize, Noop

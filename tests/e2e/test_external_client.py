@@ -14,8 +14,8 @@ from azure.storage.queue import QueueClient
 
 from classifiers import facecrop, pipelineoutput
 from pipeline.functions import Lazy, classifier_blueprint
+from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.localhost import LocalHost
 from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.sql.connection import Database

@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.functions import Lazy, classifier_blueprint
+from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.localhost import LocalHost
 from pipeline.services import Services
 from pipeline.settings import azurite_connection_string
 from pipeline.step import StepRunner

@@ -13,11 +13,11 @@ import pytest
 import requests
 
 from pipeline.api import dependencies_blueprint
-from pipeline.azurite import free_port
 from pipeline.dependencies import Dependencies
 from pipeline.functions import Lazy, classifier_blueprint
+from pipeline.host.azurite import free_port
+from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.localhost import LocalHost
 from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings

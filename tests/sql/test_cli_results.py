@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.azurite import free_port
-from pipeline.cli_results import register
+from pipeline.cli.results import register
+from pipeline.host.azurite import free_port
 from pipeline.settings import Settings
 from pipeline.sql.pgserver import PostgresServer
 from pipeline.sql.writer import OutputWriter

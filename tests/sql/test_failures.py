@@ -8,8 +8,8 @@ from pathlib import Path
 import pyodbc
 import pytest
 
-from pipeline.azurite import free_port
 from pipeline.errors import ClassifierError, ConfigurationError, RetryableError
+from pipeline.host.azurite import free_port
 from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.pgserver import PostgresServer, start_postgres

@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from classifiers.pipelineoutput import NAME, PipelineoutputClassifier, build
-from pipeline.azurite import free_port
 from pipeline.dependencies import Dependencies
 from pipeline.errors import RetryableError
+from pipeline.host.azurite import free_port
 from pipeline.job import parse_job
 from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services

@@ -15,14 +15,14 @@ from typing import Any
 
 from rich.console import Console
 
-from pipeline.azurite import start_azurite
+from pipeline.cli.report import JobResult, html_report, summary_table
+from pipeline.cli.samples import write_samples
+from pipeline.host.azurite import start_azurite
+from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
 from pipeline.linked import LinkedContent
-from pipeline.localhost import LocalHost
 from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.progress import JobState, wait_for_batch
-from pipeline.report import JobResult, html_report, summary_table
-from pipeline.samples import write_samples
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.submit import Submitter, new_batch_id

@@ -19,7 +19,8 @@ from azure.core.exceptions import AzureError
 from rich.console import Console
 from rich.table import Table
 
-from pipeline import cli_results, demo
+from pipeline.cli import demo
+from pipeline.cli import results as cli_results
 from pipeline.dependencies import UnknownClassifierError
 from pipeline.errors import ConfigurationError, ImaginemError, JobFormatError
 from pipeline.logs import PIPELINELOGS, PipelineLog
@@ -44,7 +45,7 @@ def _pipeline(args: argparse.Namespace, services: Services) -> list[str]:
 
 
 def cmd_azurite(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.azurite import start_azurite
+    from pipeline.host.azurite import start_azurite
 
     location = Path(args.location) if args.location else None
     emulator = start_azurite(ports=(args.blob_port, args.blob_port + 1, args.blob_port + 2), location=location,
@@ -63,8 +64,8 @@ def cmd_azurite(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_host(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.host.localhost import LocalHost
     from pipeline.hostconfig import QueueConfig
-    from pipeline.localhost import LocalHost
 
     host = LocalHost(app=args.app, settings=settings, config=QueueConfig.load(Path(args.host_json)),
                      workers=args.workers, http_port=args.port)

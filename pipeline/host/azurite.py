@@ -14,7 +14,7 @@ from pipeline.settings import azurite_connection_string
 
 __all__ = ["Azurite", "find_azurite", "free_port", "start_azurite"]
 
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -1,0 +1,1 @@
+"""The local Functions host and the Azurite launcher: what runs function_app.py off Azure."""
