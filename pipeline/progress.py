@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline.logs import PipelineLog
 
-__all__ = ["JobProgress", "JobState", "job_progress", "wait_for_batch"]
+__all__ = ["JobOutcome", "JobProgress", "JobState", "job_progress", "wait_for_batch"]
 
 _STATE = re.compile(r"^step (\d+): (processing|success|failed)$")
 
@@ -24,6 +24,18 @@ class JobState(StrEnum):
     FINISHED = "finished"
     STOPPED = "stopped"
     """Failed for good before its last step (rejected or retried out): the message is in a poison queue."""
+
+
+class JobOutcome(StrEnum):
+    """A job's outcome as the CLI, the dashboard and the SQL row show it (DESIGN.md, pipelinelogs)."""
+
+    SUCCEEDED = "succeeded"
+    """Every step succeeded."""
+    FINISHED_WITH_FAILURES = "finished with failures"
+    """It reached its last step; some steps failed."""
+    STOPPED = "stopped"
+    """A message went to a poison queue."""
+    IN_PROGRESS = "in progress"
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,16 @@ class JobProgress:
     @property
     def errors(self) -> int:
         return len(self.exceptions)
+
+    @property
+    def outcome(self) -> JobOutcome:
+        if self.state == JobState.RUNNING:
+            return JobOutcome.IN_PROGRESS
+        if self.state == JobState.STOPPED:
+            return JobOutcome.STOPPED
+        if self.exceptions or any(s == "failed" for s in self.steps.values()):
+            return JobOutcome.FINISHED_WITH_FAILURES
+        return JobOutcome.SUCCEEDED
 
 
 def job_progress(entity: Mapping[str, Any]) -> JobProgress:
