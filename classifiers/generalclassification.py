@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from classifiers.backends.protocols import ImageAnalyzer
+from classifiers.backends.protocols import FaceDetector, ImageAnalyzer
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -30,16 +30,23 @@ class GeneralClassifier:
         return {**self._analyzer.analyze(image), "backend": self._analyzer.backend}
 
 
-def make_local_analyzer(*, cache_dir: Path, threads: int = 2) -> ImageAnalyzer:
-    """EfficientNet-Lite0 + open_nsfw + pixel statistics; the converted model is cached in cache_dir."""
+def make_local_analyzer(*, cache_dir: Path, threads: int = 2, faces: FaceDetector | None = None) -> ImageAnalyzer:
+    """EfficientNet-Lite0 + open_nsfw + pixel statistics + the local face detector (facedetection's own
+    backend class, run here again: steps know nothing of each other); the converted model is cached in cache_dir."""
     from classifiers.backends.local.adult import AdultScorer
     from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
     from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
     from classifiers.backends.local.imagenet_tagger import ImageNetTagger
+    from classifiers.backends.local.people import PeopleFinder
 
+    if faces is None:
+        from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+
+        faces = DlibFaceDetector(models=DlibModels(threads=threads))
     return LocalImageAnalyzer(
         tagger=ImageNetTagger(model=EfficientNetLite0Model(cache_dir=cache_dir), threads=threads),
         adult=AdultScorer(threads=threads),
+        people=PeopleFinder(faces=faces),
     )
 
 

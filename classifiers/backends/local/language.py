@@ -52,4 +52,4 @@ class LanguageDetector:
         language, probability = self.load().classify(text)
         if probability < self._min_probability:
             return UNKNOWN
-        return _OCR_CODES.get(language, language)
+        return _OCR_CODES.get(str(language), str(language))
