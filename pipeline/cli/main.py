@@ -45,11 +45,15 @@ def _pipeline(args: argparse.Namespace, services: Services) -> list[str]:
 
 
 def cmd_azurite(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
     from pipeline.host.azurite import start_azurite
 
     location = Path(args.location) if args.location else None
     emulator = start_azurite(ports=(args.blob_port, args.blob_port + 1, args.blob_port + 2), location=location,
                              quiet=not args.verbose)
+    # SIGTERM (a service manager, `kill`) stops node too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     _console.print(f"Azurite {'in memory' if location is None else f'persisting to {location}'} on "
                    f"127.0.0.1:{args.blob_port}-{args.blob_port + 2}. Ctrl-C stops it.")
     _console.print(f"AzureWebJobsStorage={emulator.connection_string}", soft_wrap=True, highlight=False)
@@ -57,19 +61,21 @@ def cmd_azurite(args: argparse.Namespace, settings: Settings) -> int:
         while emulator.process.poll() is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        return EXIT_OK
     finally:
         emulator.stop()
-    return EXIT_OK
+    _errors.print(f"azurite exited on its own with code {emulator.process.returncode}")
+    return EXIT_FAILED
 
 
 def cmd_host(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.host.localhost import LocalHost
     from pipeline.hostconfig import QueueConfig
 
+    # Supervised worker processes even for one: a crashed or timed-out worker is restarted.
     host = LocalHost(app=args.app, settings=settings, config=QueueConfig.load(Path(args.host_json)),
-                     workers=args.workers, http_port=args.port)
-    host.serve()
+                     workers=args.workers, http_port=args.port, processes=True)
+    host.serve()  # returns on Ctrl-C / SIGTERM only; raises ConfigurationError (exit 4)
     return EXIT_OK
 
 
