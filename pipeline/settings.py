@@ -79,6 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
     Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),
     Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds to connect and read an image URL"),
+    Setting("DASHBOARD_MAX_FILES", "50", "most images (files and URLs) one dashboard upload may submit"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
             local_only=True),
     Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded database and model caches",
@@ -125,6 +126,7 @@ class Settings:
     image_max_bytes: int = 50 * 1024 * 1024
     image_max_pixels: int = 50_000_000
     image_fetch_timeout: float = 20.0
+    dashboard_max_files: int = 50
     allow_local_paths: bool = False
     data_dir: Path = Path(".imaginem")
 
@@ -163,6 +165,7 @@ class Settings:
             image_max_bytes=int(_number(env, "IMAGE_MAX_BYTES", int)),
             image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
             image_fetch_timeout=_number(env, "IMAGE_FETCH_TIMEOUT", float),
+            dashboard_max_files=int(_number(env, "DASHBOARD_MAX_FILES", int)),
             allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
             data_dir=Path(get("IMAGINEM_DATA_DIR")),
         )

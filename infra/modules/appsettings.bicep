@@ -69,6 +69,10 @@ param imageMaxBytes int
 param imageMaxPixels int
 param imageFetchTimeoutSeconds int
 
+@description('Most images one dashboard upload may submit.')
+@minValue(1)
+param dashboardMaxFiles int = 50
+
 resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: appName
 }
@@ -111,5 +115,6 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     IMAGE_MAX_BYTES: string(imageMaxBytes)
     IMAGE_MAX_PIXELS: string(imageMaxPixels)
     IMAGE_FETCH_TIMEOUT: string(imageFetchTimeoutSeconds)
+    DASHBOARD_MAX_FILES: string(dashboardMaxFiles)
   }
 }
