@@ -16,7 +16,7 @@ function el(tag, attrs, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -34,7 +34,7 @@ function svg(tag, attrs) {
 }
 
 function show(...children) {
-  main.replaceChildren(...children.flat());
+  main.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 function percent(value) {
@@ -171,7 +171,7 @@ async function uploadPage() {
        el("p", { class: "muted", text: `At most ${limits.max_files} images per upload, ` +
                                          `${Math.round(limits.max_bytes / 1048576)} MiB each.` }),
        submit, message,
-       el("h2", { text: "Recent batches", style: null }), recent);
+       el("h2", { text: "Recent batches" }), recent);
   await resolve();
   try {
     const { batches } = await getJSON("/batches?limit=10");
