@@ -69,7 +69,8 @@ def served() -> Iterator[tuple[str, list[func.HttpRequest]]]:
         seen.append(req)
         return func.HttpResponse("ok", mimetype="text/plain")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for([R("job", "batches/{batch}/jobs/{job}", ("GET",), call)]))
+    routes = [R("job", "batches/{batch}/jobs/{job}", ("GET",), call)]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(routes))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}", seen
     server.shutdown()
