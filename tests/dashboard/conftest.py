@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import Page, sync_playwright
 
 from pipeline.host.azurite import Azurite, free_port
 
@@ -58,3 +59,17 @@ def dashboard(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Ite
             host.kill()
             host.wait()
         log.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A fresh Chromium page; a script error or any dialog (alert) on it fails the test."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: errors.append(f"dialog: {d.message}"))
+        yield page
+        browser.close()
+        assert not errors, errors

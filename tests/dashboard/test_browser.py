@@ -9,15 +9,14 @@ Screenshots of every page go to the test's folder, and to ``$IMAGINEM_SCREENSHOT
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import PIL.Image
 import pytest
 import skimage.data
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.dashboard.conftest import BROWSER_ARGS, Dashboard
+from tests.dashboard.conftest import Dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.azurite, pytest.mark.models, pytest.mark.slow]
 
@@ -34,19 +33,6 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         files[name] = folder / f"{name}.jpg"
         PIL.Image.fromarray(image).save(files[name], quality=90 if name != "astronaut-again" else 80)
     return files
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("dialog", lambda d: errors.append(f"dialog: {d.message}"))
-        yield page
-        browser.close()
-        assert not errors, errors
 
 
 def _shot(page: Page, name: str, folder: Path) -> None:
