@@ -83,7 +83,7 @@ var vaultReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName='
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   // Checkov reads this app-settings resource as a whole web-app configuration; the checks below are about
   // web apps' siteConfig (set in functionapp.bicep) and do not apply to a list of app settings.
-  // checkov:skip=CKV_AZURE_13: Misapplied: App Service Authentication would block the queue triggers' host endpoints; the dashboard is public read-only.
+  // checkov:skip=CKV_AZURE_13: Misapplied: App Service Authentication is set by its own authsettingsV2 resource (dashboardauth.bicep), not by this app-settings list.
   // checkov:skip=CKV_AZURE_63: Misapplied: HTTP logging is a web-app siteConfig setting; the app logs to Application Insights.
   // checkov:skip=CKV_AZURE_65: Misapplied: detailed error pages are a web-app siteConfig setting.
   // checkov:skip=CKV_AZURE_66: Misapplied: failed-request tracing is a web-app siteConfig setting; failures go to Application Insights.
