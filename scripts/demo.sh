@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/imaginem demo "$@"
+# --dashboard: the demo ends by printing the dashboard URL and serves it until Ctrl-C.
+.venv/bin/imaginem demo --dashboard "$@"

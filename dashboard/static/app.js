@@ -73,6 +73,8 @@ function photo(address, boxes, { large = false, landmarks = false, alt = "" } = 
   const figure = el("figure", { class: large ? "photo large" : "photo" });
   const img = el("img", { src, alt, loading: "lazy" });
   figure.append(img);
+  img.addEventListener("error", () => figure.replaceChildren(el("div", { class: "no-image",
+    text: "image unavailable (its blob is gone from this storage account)" })), { once: true });
   img.addEventListener("load", () => {
     const overlay = svg("svg", { viewBox: `0 0 ${img.naturalWidth} ${img.naturalHeight}`,
                                  preserveAspectRatio: "none", "aria-hidden": "true" });

@@ -69,7 +69,24 @@ def cmd_host(args: argparse.Namespace, settings: Settings) -> int:
 
     host = LocalHost(app=args.app, settings=settings, config=QueueConfig.load(Path(args.host_json)),
                      workers=args.workers, http_port=args.port)
+    _errors.print(f"dashboard: http://127.0.0.1:{args.port}/api/dashboard/", highlight=False)
     host.serve()
+    return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    import requests
+
+    from dashboard.static import page_url
+
+    url = page_url(args.port)
+    print(url)
+    try:
+        requests.get(url, timeout=3).raise_for_status()
+    except requests.RequestException:
+        _errors.print(f"nothing answers at {url} yet: start `imaginem host --port {args.port}` (and Azurite)",
+                      soft_wrap=True, highlight=False)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -200,6 +217,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7071, help="HTTP port for /api routes")
     p.add_argument("--host-json", default="host.json", help="queue settings (extensions.queues)")
     p.set_defaults(handler=cmd_host)
+
+    p = commands.add_parser("dashboard", help="print the dashboard's URL (served by `imaginem host`)")
+    p.add_argument("--port", type=int, default=7071, help="the host's HTTP port")
+    p.set_defaults(handler=cmd_dashboard)
 
     p = commands.add_parser("submit", help="drop jobs on their first queue; prints the batch id")
     p.add_argument("inputs", nargs="+", help="job .json files, images, folders of images, or http(s) URLs")
