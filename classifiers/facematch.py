@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from classifiers.backends.local.face_matcher import LocalFaceMatcher
+from classifiers.backends.local.face_snapshot import DEFAULT_CONTAINER as SNAPSHOT_CONTAINER
+from classifiers.backends.local.face_snapshot import FaceSnapshots
 from classifiers.backends.local.face_store import DEFAULT_TABLE, FaceStore
 from classifiers.backends.protocols import FaceMatcher
 from pipeline.errors import ConfigurationError, MissingDependencyError
@@ -47,7 +49,8 @@ def build(services: Services) -> FacematchClassifier:
     """The local matcher over the ``persistedfaces`` table; the faces load at the first job."""
     match services.settings.backend_for(NAME):
         case "local":
-            store = FaceStore(table=services.storage.table(DEFAULT_TABLE))
+            snapshots = FaceSnapshots(container=services.storage.container(SNAPSHOT_CONTAINER))
+            store = FaceStore(table=services.storage.table(DEFAULT_TABLE), snapshots=snapshots)
             matcher = LocalFaceMatcher(store=store, threshold=services.settings.face_match_threshold)
             return FacematchClassifier(matcher=matcher)
         case "azure":

@@ -322,6 +322,7 @@ module storage 'modules/storage.bicep' = {
       'inputimages'
       facesContainerName
       'largemessages'
+      'faceindex'
       deploymentContainerName
     ]
   }
