@@ -5,8 +5,8 @@
 
 In one run, against a private Azurite:
 - table: a fresh ``FaceStore`` reads every row of a ``persistedfaces`` table of N faces (written first);
-- snapshot: a fresh ``FaceStore`` loads the newest blob snapshot of N faces, then reads the table's newer
-  rows (none here) — the path a cold worker takes;
+- snapshot: a fresh ``FaceStore`` (in a new process, as a cold worker) loads the newest blob snapshot
+  of N faces, then reads the table's newer rows (none here) — the path a cold worker takes;
 - worker: ``imaginem host`` (one worker, the real function_app) is started with one seven-step job already
   queued (the astronaut, from ``inputimages``); time from process start to the job's last step, and the
   worker's peak RSS (VmHWM) with every model loaded, against the Flex Consumption instance sizes.
@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from classifiers.backends.local.face_index import FaceIndex, StoredFace  # noqa: E402
+from classifiers.backends.local.face_index import IndexArrays, StoredFace  # noqa: E402
 from classifiers.backends.local.face_snapshot import FaceSnapshots  # noqa: E402
 from classifiers.backends.local.face_store import FaceStore  # noqa: E402
 from pipeline.host.azurite import Azurite, free_port, start_azurite  # noqa: E402
@@ -52,7 +53,30 @@ def synthetic_faces(n: int, rng: np.random.Generator, *, offset: int = 0) -> lis
                        print=prints[i]) for i in range(n)]
 
 
-def table_load(storage: Storage, n: int, rng: np.random.Generator) -> tuple[float, float]:
+def cold_load(azurite: Azurite, table: str, container: str | None) -> tuple[float, int, str | None, float]:
+    """A fresh process (as a cold worker is) loads the face store: (seconds, faces, snapshot used, peak MiB)."""
+    script = (
+        "import json, sys, time\n"
+        "from classifiers.backends.local.face_snapshot import FaceSnapshots\n"
+        "from classifiers.backends.local.face_store import FaceStore\n"
+        "from pipeline.storage import Storage\n"
+        "storage = Storage(sys.argv[1])\n"
+        "snapshots = FaceSnapshots(container=storage.container(sys.argv[3])) if sys.argv[3] else None\n"
+        "store = FaceStore(table=storage.table(sys.argv[2]), snapshots=snapshots)\n"
+        "started = time.perf_counter()\n"
+        "store.refresh()\n"
+        "seconds = time.perf_counter() - started\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+        "print(json.dumps([seconds, len(store), store.loaded_from_snapshot, int(hwm) / 1024]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, azurite.connection_string, table, container or ""],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          check=True)
+    seconds, faces, used, peak = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(seconds), int(faces), used, float(peak)
+
+
+def table_load(azurite: Azurite, storage: Storage, n: int, rng: np.random.Generator) -> tuple[float, float]:
     """(seconds to write n rows, seconds for a cold store to read them all)."""
     name = f"coldfaces{uuid.uuid4().hex[:8]}"
     faces = synthetic_faces(n, rng)
@@ -64,38 +88,39 @@ def table_load(storage: Storage, n: int, rng: np.random.Generator) -> tuple[floa
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(put, range(0, n, 100)))
     written = time.perf_counter() - started
-    cold = FaceStore(table=storage.table(name))
-    started = time.perf_counter()
-    cold.refresh()
-    read = time.perf_counter() - started
-    assert len(cold) == n, (len(cold), n)
+    faces.clear()
+    read, loaded, _, _ = cold_load(azurite, name, None)
+    assert loaded == n, (loaded, n)
     storage.table_service.delete_table(name)
     return written, read
 
 
-def snapshot_load(storage: Storage, n: int, rng: np.random.Generator) -> tuple[float, float, int]:
-    """(seconds to write the snapshot, seconds for a cold store to load it, snapshot bytes)."""
+def synthetic_arrays(n: int, rng: np.random.Generator) -> IndexArrays:
+    prints = rng.standard_normal((n, 128), dtype=np.float32)
+    prints /= np.linalg.norm(prints, axis=1, keepdims=True)
+    return IndexArrays(face_ids=[str(uuid.UUID(int=i)) for i in range(n)], prints=prints,
+                       job_numbers=(np.arange(n) // 4).astype(np.int32),
+                       rectangles=np.tile(np.array([1, 2, 3, 4], dtype=np.int32), (n, 1)),
+                       jobs=[(f"job-{i}", "bench", f"https://images.example/{i}.jpg") for i in range((n + 3) // 4)])
+
+
+def snapshot_load(
+    azurite: Azurite, storage: Storage, n: int, rng: np.random.Generator
+) -> tuple[float, float, int, float]:
+    """(seconds to write the snapshot, seconds for a cold worker to load it, snapshot bytes, its peak MiB)."""
     suffix = uuid.uuid4().hex[:8]
     snapshots = FaceSnapshots(container=storage.container(f"coldindex{suffix}"))
-    index = FaceIndex()
-    chunk = 100_000
-    for start in range(0, n, chunk):
-        index.add(synthetic_faces(min(chunk, n - start), rng, offset=start))
-    from datetime import UTC, datetime
-
+    arrays = synthetic_arrays(n, rng)
     started = time.perf_counter()
-    name = snapshots.save(index.to_arrays(), datetime.now(UTC))
+    name = snapshots.save(arrays, datetime.now(UTC))
     written = time.perf_counter() - started
+    del arrays
     size = storage.container(f"coldindex{suffix}").get_blob_client(name).get_blob_properties().size
-    del index
-    cold = FaceStore(table=storage.table(f"coldfaces{suffix}"), snapshots=snapshots)
-    started = time.perf_counter()
-    cold.refresh()
-    read = time.perf_counter() - started
-    assert len(cold) == n and cold.loaded_from_snapshot == name
+    read, loaded, used, peak = cold_load(azurite, f"coldfaces{suffix}", f"coldindex{suffix}")
+    assert loaded == n and used == name, (loaded, used, name)
     storage.blob_service.delete_container(f"coldindex{suffix}")
     storage.table_service.delete_table(f"coldfaces{suffix}")
-    return written, read, size
+    return written, read, size, peak
 
 
 def astronaut_png() -> bytes:
@@ -173,15 +198,16 @@ def main() -> None:
     azurite = start_azurite()
     try:
         storage = Storage(azurite.connection_string)
-        table_times = {n: table_load(storage, n, rng) for n in table_sizes}
-        snapshot_times = {n: snapshot_load(storage, n, rng) for n in snapshot_sizes}
+        table_times = {n: table_load(azurite, storage, n, rng) for n in table_sizes}
+        snapshot_times = {n: snapshot_load(azurite, storage, n, rng) for n in snapshot_sizes}
         worker = None if args.no_worker else first_job(azurite, storage)
     finally:
         azurite.stop()
 
     rate = (max(table_times) / table_times[max(table_times)][1]) if table_times else 0.0
     table = Table(title=f"facematch cold start ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
-    for column in ("prints", "from the table", "from the snapshot", "speed-up", "snapshot size", "snapshot write"):
+    for column in ("prints", "from the table", "from the snapshot", "speed-up", "snapshot size", "snapshot write",
+                   "loader peak RSS"):
         table.add_column(column, justify="right")
     for n in sorted(set(table_sizes) | set(snapshot_sizes)):
         if n in table_times:
@@ -196,6 +222,7 @@ def main() -> None:
             f"{from_table / snap[1]:.0f}×" if snap else "—",
             f"{snap[2] / 2**20:.0f} MiB" if snap else "—",
             f"{snap[0]:.2f} s" if snap else "—",
+            f"{snap[3]:.0f} MiB" if snap else "—",
         )
     console = Console(width=200)
     console.print(table)

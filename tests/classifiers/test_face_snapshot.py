@@ -132,3 +132,20 @@ def test_the_same_job_id_in_two_batches_is_two_jobs(rng: np.random.Generator) ->
     index.add([mine, other])
     [hits] = index.search(mine.print[None, :], threshold=0.5, limit=5, exclude_job="job-1", exclude_batch="b1")
     assert [(h.face_id, h.batch_id, h.image_url) for h in hits] == [("other", "b2", "https://x/b2.jpg")]
+
+
+def test_a_snapshot_past_one_chunk_is_used_in_place_and_still_grows(rng: np.random.Generator) -> None:
+    n = 65_536 + 10  # one full chunk (a view of the buffer) and a partial one (a copy that can grow)
+    prints = rng.standard_normal((n, 128)).astype(np.float32)
+    index = FaceIndex()
+    index.add_arrays(face_ids=[f"s{i}" for i in range(n)], prints=prints, job_id="j", batch_id="b",
+                     image_url="u", rectangles=np.zeros((n, 4), dtype=np.int32))
+    arrays, _ = _decode(bytearray(_encode(index.to_arrays(), datetime.now(UTC))))
+    loaded = FaceIndex.from_arrays(arrays)
+    [extra] = faces(rng, 1, job="later")
+    assert loaded.add([extra]) == 1 and len(loaded) == n + 1
+    for target in (0, 65_535, 65_536, n - 1):
+        [hits] = loaded.search(prints[target][None, :], threshold=0.01, limit=2)
+        assert [h.face_id for h in hits] == [f"s{target}"]
+    [hits] = loaded.search(extra.print[None, :], threshold=0.01, limit=2)
+    assert [h.face_id for h in hits] == [extra.face_id]

@@ -55,6 +55,15 @@ class _Chunk:
         self.rects = np.zeros((_CHUNK_ROWS, 4), dtype=np.int32)
         self.size = 0
 
+    @classmethod
+    def full(cls, prints: FloatArray, jobs: npt.NDArray[np.int32], rects: npt.NDArray[np.int32]) -> _Chunk:
+        """A full chunk over existing arrays (views of a snapshot buffer: no copy)."""
+        chunk = cls.__new__(cls)
+        chunk.prints, chunk.jobs, chunk.rects = prints, jobs, rects
+        chunk.norms = np.einsum("ij,ij->i", prints, prints)
+        chunk.size = len(prints)
+        return chunk
+
 
 class FaceIndex:
     """Face prints in memory, deduplicated by face id. Not thread-safe: its owner locks."""
@@ -218,7 +227,10 @@ class FaceIndex:
 
     @classmethod
     def from_arrays(cls, arrays: IndexArrays) -> FaceIndex:
-        """An index holding exactly ``arrays`` (from ``to_arrays``), built in bulk."""
+        """An index holding exactly ``arrays`` (from ``to_arrays``), built in bulk.
+
+        Full chunks keep writable input arrays as they are (a snapshot's buffer is not copied);
+        the last, partly filled chunk is copied so it can grow."""
         n = len(arrays.face_ids)
         if not (arrays.prints.shape == (n, PRINT_DIMENSIONS) and arrays.job_numbers.shape == (n,)
                 and arrays.rectangles.shape == (n, 4)):
@@ -233,10 +245,13 @@ class FaceIndex:
         if len(index._positions) != n:
             raise ValueError("snapshot repeats a face id")
         for start in range(0, n, _CHUNK_ROWS):
-            chunk = _Chunk()
             rows = slice(start, min(n, start + _CHUNK_ROWS))
             size = rows.stop - rows.start
             block = arrays.prints[rows]
+            if size == _CHUNK_ROWS and block.flags.writeable:
+                index._chunks.append(_Chunk.full(block, arrays.job_numbers[rows], arrays.rectangles[rows]))
+                continue
+            chunk = _Chunk()
             chunk.prints[:size] = block
             chunk.norms[:size] = np.einsum("ij,ij->i", block, block)
             chunk.jobs[:size] = arrays.job_numbers[rows]

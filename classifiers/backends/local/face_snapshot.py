@@ -21,6 +21,7 @@ Blob layout: ``IMGNFIDX`` + version (u32) + header length (u32) + header JSON
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import struct
@@ -28,6 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
@@ -60,7 +62,7 @@ class Snapshot:
 class FaceSnapshots:
     """Reads and writes face index snapshots in one blob container."""
 
-    def __init__(self, *, container: ContainerClient, keep: int = 3, max_concurrency: int = 4) -> None:
+    def __init__(self, *, container: ContainerClient, keep: int = 3, max_concurrency: int = 8) -> None:
         self._container = container
         self._keep = max(1, keep)
         self._concurrency = max_concurrency
@@ -83,7 +85,7 @@ class FaceSnapshots:
         for name in names:
             started = time.perf_counter()
             try:
-                data = self._container.download_blob(name, max_concurrency=self._concurrency).readall()
+                data = self._download(name)
                 arrays, mark = _decode(data)
                 index = FaceIndex.from_arrays(arrays)
             except ResourceNotFoundError:
@@ -96,6 +98,13 @@ class FaceSnapshots:
             _log.info("face snapshots: loaded %s (%s faces) in %.1f s", name, len(index), seconds)
             return Snapshot(name=name, index=index, mark=mark, seconds=seconds)
         return None
+
+    def _download(self, name: str) -> bytearray:
+        """The blob into one writable buffer, which the index then uses in place (no second copy)."""
+        downloader = self._container.download_blob(name, max_concurrency=self._concurrency)
+        buffer = bytearray(downloader.size)
+        downloader.readinto(_BufferWriter(buffer))  # type: ignore[arg-type]  # a seekable binary stream
+        return buffer
 
     def save(self, arrays: IndexArrays, mark: datetime) -> str:
         """Write a new snapshot of the index ``arrays``, complete for table rows up to ``mark``; prune old ones."""
@@ -121,6 +130,37 @@ class FaceSnapshots:
                 pass
 
 
+class _BufferWriter(io.RawIOBase):
+    """A seekable stream over a preallocated buffer, for parallel ranged downloads."""
+
+    def __init__(self, buffer: bytearray) -> None:
+        self._view = memoryview(buffer)
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        self._position = base + offset
+        return self._position
+
+    def write(self, data: Any) -> int:
+        chunk = memoryview(data).cast("B")
+        end = self._position + len(chunk)
+        if end > len(self._view):
+            raise ValueError("the blob grew while it was being read")
+        self._view[self._position:end] = chunk
+        self._position = end
+        return len(chunk)
+
+
 def _encode(arrays: IndexArrays, mark: datetime) -> bytes:
     header = json.dumps({"count": len(arrays.face_ids), "mark": mark.astimezone(UTC).isoformat(),
                          "dims": PRINT_DIMENSIONS, "jobs": arrays.jobs}, separators=(",", ":")).encode()
@@ -134,7 +174,7 @@ def _encode(arrays: IndexArrays, mark: datetime) -> bytes:
     ])
 
 
-def _decode(data: bytes) -> tuple[IndexArrays, datetime]:
+def _decode(data: bytes | bytearray) -> tuple[IndexArrays, datetime]:
     if len(data) < _HEAD.size:
         raise ValueError("snapshot is truncated")
     magic, version, header_length = _HEAD.unpack_from(data)
@@ -155,7 +195,7 @@ def _decode(data: bytes) -> tuple[IndexArrays, datetime]:
     offset += sizes[1]
     rectangles = np.frombuffer(data, dtype="<i4", count=count * 4, offset=offset).reshape(count, 4)
     offset += sizes[2]
-    ids = data[offset:].decode().split("\n") if count else []
+    ids = bytes(data[offset:]).decode().split("\n") if count else []
     if len(ids) != count:
         raise ValueError(f"snapshot holds {len(ids)} face ids for {count} prints")
     jobs = [(str(j), str(b), str(u)) for j, b, u in header["jobs"]]
