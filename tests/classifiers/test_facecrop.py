@@ -41,7 +41,7 @@ def test_each_face_becomes_a_png_blob_with_a_deterministic_name(services: Servic
     output = classifier(services, unique)(job, decode_image(picture()))
 
     urls = output["facesUrls"]
-    assert [u.rsplit("/", 2)[-2:] for u in urls] == [["job-1", "face-000.png"], ["job-1", "face-001.png"]]
+    assert [u.rsplit("/", 3)[-3:] for u in urls] == [["b1", "job-1", "face-000.png"], ["b1", "job-1", "face-001.png"]]
     first = PIL.Image.open(io.BytesIO(services.storage.read_blob_url(urls[0], 10**6) or b""))
     assert first.size == (50, 60) and first.getpixel((25, 30)) == (255, 0, 0)
     second = PIL.Image.open(io.BytesIO(services.storage.read_blob_url(urls[1], 10**6) or b""))
