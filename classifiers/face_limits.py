@@ -50,8 +50,9 @@ def check_prints(faces: Sequence[Any], source: str) -> None:
             continue
         if not isinstance(vector, list) or len(vector) != PRINT_DIMENSIONS:
             size = len(vector) if isinstance(vector, list) else type(vector).__name__
-            raise ClassifierError(f"{where} must be {PRINT_DIMENSIONS} numbers or a faceId, not {size}")
+            raise ClassifierError(f"{where} must be {PRINT_DIMENSIONS} finite numbers or a faceId, not {size}")
         for v in vector:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or abs(v) > _FLOAT32_MAX \
                     or not math.isfinite(v):
-                raise ClassifierError(f"{where} has {str(v)[:40]}: not a number finite in float32")
+                raise ClassifierError(
+                    f"{where} must be {PRINT_DIMENSIONS} finite numbers; {str(v)[:40]} is not finite in float32")
