@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.classifier import Classifier
 from pipeline.errors import JobFormatError, RetryableError
-from pipeline.linked import QUEUE_MESSAGE_LIMIT, TABLE_PROPERTY_LIMIT
 from pipeline.job import parse_job
+from pipeline.linked import QUEUE_MESSAGE_LIMIT, TABLE_PROPERTY_LIMIT
 from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
