@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from pipeline.errors import JobConflictError, JobFormatError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.linked import LARGEMESSAGES
-from pipeline.logs import PIPELINELOGS
+from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from tests.pipeline.classifiers import Big, Boom, ImageSize, Noop
@@ -289,3 +290,15 @@ def test_an_image_url_with_cr_lf_leaves_one_log_line(
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("pipeline.step")]
     assert any("X-Injected" in line and "X-Forged" in line for line in lines)
     assert all("\n" not in line and "\r" not in line and "\u2028" not in line for line in lines)
+
+
+def test_of_two_definitions_racing_for_one_job_exactly_one_claims_it(services: Services, unique: str) -> None:
+    log = PipelineLog(services.storage.table(PIPELINELOGS))
+    log.merge(f"b{unique}", "job", {"q": "step 0: processing"})  # as submit leaves it: no fingerprint yet
+    with ThreadPoolExecutor(8) as pool:
+        claimed = list(pool.map(lambda i: log.claim(f"b{unique}", "job", f"print-{i}")["fingerprint"], range(8)))
+    assert len(set(claimed)) == 1
+    stored = entity(services, f"b{unique}", "job")
+    assert stored["fingerprint"] == claimed[0] and stored["q"] == "step 0: processing"
+    assert log.claim(f"b{unique}", "new", "mine")["fingerprint"] == "mine"
+    assert log.claim(f"b{unique}", "new", "theirs")["fingerprint"] == "mine"
