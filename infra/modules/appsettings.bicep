@@ -116,5 +116,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     IMAGE_MAX_PIXELS: string(imageMaxPixels)
     IMAGE_FETCH_TIMEOUT: string(imageFetchTimeoutSeconds)
     DASHBOARD_MAX_FILES: string(dashboardMaxFiles)
+    MAX_FACES_PER_IMAGE: '100'
+    MAX_PIPELINE_STEPS: '50'
+    EXTERNAL_QUEUES: ''
   }
 }
