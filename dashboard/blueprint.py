@@ -43,13 +43,14 @@ from pipeline.sql.connection import Database
 from pipeline.sql.queries import MAX_LABELS, ResultsQueries
 from pipeline.submit import INPUT_CONTAINER
 
-__all__ = ["DashboardContext", "dashboard_blueprint"]
+__all__ = ["UPLOAD_HEADER", "DashboardContext", "dashboard_blueprint"]
 
 _log = logging.getLogger(__name__)
 
 PEOPLE_WINDOW = 2000
 """The People page groups the faces of this many newest finished jobs (bounded work per request)."""
 _PAGE = 24
+UPLOAD_HEADER = "X-Imaginem-Upload"
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,10 @@ def dashboard_blueprint(settings: Settings | None = None) -> func.Blueprint:
                                   "max_bytes": services.settings.image_max_bytes,
                                   "classifiers": list(services.dependencies.classifiers),
                                   "default_pipeline": list(services.settings.pipeline_definition)})
+        if req.headers.get(UPLOAD_HEADER) != "1":
+            # A custom header makes a cross-site request need a CORS preflight, which the app never grants:
+            # another site cannot submit uploads with a signed-in user's cookie.
+            return error(403, f"send uploads from the dashboard page (header {UPLOAD_HEADER}: 1)")
         try:
             form = parse_form(req.headers.get("content-type", ""), req.get_body())
             submitted = submit_upload(form, services=services, max_files=services.settings.dashboard_max_files)

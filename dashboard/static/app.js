@@ -153,7 +153,8 @@ async function uploadPage() {
     form.append("classifiers", pipeline.join(","));
     submit.disabled = true;
     try {
-      const response = await fetch(API + "/uploads", { method: "POST", body: form });
+      const response = await fetch(API + "/uploads", { method: "POST", body: form,
+                                                       headers: { "X-Imaginem-Upload": "1" } });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
       location.hash = `#/batch/${encodeURIComponent(body.batch_id)}`;

@@ -27,6 +27,7 @@ from tests.pipeline.helpers import drain
 
 pytestmark = pytest.mark.azurite
 
+UPLOAD = {"X-Imaginem-Upload": "1"}
 NASTY = '../"quoted" <b onmouseover=alert(1)>name</b>.png'
 
 
@@ -61,7 +62,7 @@ def _upload(api: str, files: list[tuple[str, bytes]], classifiers: str = "ocr") 
     parts: list[tuple[str, tuple[str | None, bytes | str, str] | tuple[None, str]]] = [
         ("files", (name, data, "application/octet-stream")) for name, data in files]
     parts += [("classifiers", (None, classifiers)), ("urls", (None, ""))]
-    return requests.post(f"{api}/uploads", files=parts, timeout=30)
+    return requests.post(f"{api}/uploads", files=parts, headers=UPLOAD, timeout=30)
 
 
 def test_an_upload_becomes_a_batch_with_the_names_kept_as_data(api: tuple[str, Storage]) -> None:
@@ -100,12 +101,21 @@ def test_a_refused_upload_is_a_4xx_with_a_reason_and_stores_nothing(
     assert drain(storage, "ocr") == []
 
 
+def test_an_upload_from_another_site_is_refused(api: tuple[str, Storage]) -> None:
+    base, storage = api
+    before = _blobs(storage)
+    # What a cross-site form can send: multipart with cookies, but no custom header.
+    answer = requests.post(f"{base}/uploads", files=[("files", ("a.png", png(), "image/png"))], timeout=10)
+    assert answer.status_code == 403 and _blobs(storage) == before
+
+
 def test_unknown_classifiers_and_bad_urls_are_refused(api: tuple[str, Storage]) -> None:
     base, storage = api
     assert _upload(base, [("a.png", png())], classifiers="ocr,telepathy").status_code == 400
-    answer = requests.post(f"{base}/uploads", files={"urls": (None, "file:///etc/passwd")}, timeout=10)
+    answer = requests.post(f"{base}/uploads", files={"urls": (None, "file:///etc/passwd")}, headers=UPLOAD,
+                           timeout=10)
     assert answer.status_code == 400 and "not an http(s) URL" in answer.json()["error"]
-    assert requests.post(f"{base}/uploads", data=b"{}", headers={"Content-Type": "application/json"},
+    assert requests.post(f"{base}/uploads", data=b"{}", headers={"Content-Type": "application/json", **UPLOAD},
                          timeout=10).status_code == 415
     assert drain(storage, "ocr") == []
 
