@@ -372,8 +372,11 @@ async function peoplePage() {
        people.length ? null : el("p", { text: "No faces yet." }),
        el("div", { id: "people" }, people.map((p) => el("div", { class: "panel person", "data-person": p.id },
          crops(p.faces.slice(0, 8)),
-         el("div", {}, el("a", { href: `#/person/${encodeURIComponent(p.id)}`,
-                                 text: `${p.jobs.length} photo(s), ${p.faces.length} face(s)` }))))));
+         el("div", {}, el("a", { href: `#/person/${encodeURIComponent(p.id)}`, class: "person-link",
+                                 text: `${p.jobs.length} photo(s), ${p.faces.length} face(s)` }),
+            el("div", { class: "muted" }, "in ", p.jobs.slice(0, 10).map((j, i) => [i ? ", " : "",
+              el("a", { href: jobHref(j.batch_id, j.job_id), text: j.name })]),
+              p.jobs.length > 10 ? ` and ${p.jobs.length - 10} more` : ""))))));
 }
 
 async function personPage(personId) {

@@ -98,7 +98,9 @@ def test_upload_watch_browse_filter_inspect_and_people(page: Page, dashboard: Da
     person = page.locator("[data-person]", has_text="2 photo(s)")
     expect(person).to_have_count(1)
     _shot(page, "people", tmp_path)
-    person.locator("a").click()
+    expect(person.locator(".muted a")).to_have_count(2)  # the jobs it appears in
+    expect(person.locator(".muted a", has_text="astronaut-again.jpg")).to_have_count(1)
+    person.locator("a.person-link").click()
     expect(page.locator(".thumbs a")).to_have_count(2)
     expect(page.locator(".thumbs")).to_contain_text("astronaut.jpg")
     expect(page.locator(".thumbs")).to_contain_text("astronaut-again.jpg")
