@@ -12,18 +12,22 @@ import argparse
 import io
 import itertools
 import json
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import PIL.Image
+if __package__ in (None, ""):  # run as a script: the project first, or bench/classifiers.py hides the package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.eval.fetch import fetch_all
-from bench.quality_rows import Row
-from pipeline.images import Image, decode_image
-from pipeline.job import Job, parse_job
+import numpy as np  # noqa: E402
+import PIL.Image  # noqa: E402
+
+from bench.eval.fetch import fetch_all  # noqa: E402
+from bench.quality_rows import Row  # noqa: E402
+from pipeline.images import Image, decode_image  # noqa: E402
+from pipeline.job import Job, parse_job  # noqa: E402
 
 __all__ = ["CLASSES", "EVAL_FILE", "Photo", "distances", "load", "measure"]
 
@@ -135,13 +139,14 @@ def matching_rows(same: Sequence[float], different: Sequence[float], threshold: 
 
 def measure() -> list[Row]:
     """Every face row of bench/quality.py, with the offline backends the pipeline builds by default."""
-    from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels
+    from classifiers.backends.local.dlib_faces import DlibFacePrinter, DlibModels
+    from classifiers.backends.local.yunet_faces import make_local_detector
     from pipeline.settings import SETTINGS
 
     threshold = float(next(s.default for s in SETTINGS if s.name == "FACE_MATCH_THRESHOLD"))
     models = DlibModels()
     photos = load()
-    rows = detection_rows(photos, DlibFaceDetector(models=models).detect)
+    rows = detection_rows(photos, make_local_detector(models).detect)
     return rows + matching_rows(*distances(photos, DlibFacePrinter(models=models).prints), threshold)
 
 

@@ -30,13 +30,14 @@ class FaceDetectionClassifier:
 
 
 def build(services: Services) -> FaceDetectionClassifier:
-    """dlib's HOG detector, or the Face service when FACE_ENDPOINT and FACE_API_KEY are set."""
+    """YuNet checked by dlib's CNN (HOG without yuface), or the Face service when FACE_ENDPOINT and FACE_API_KEY are set."""
     match services.settings.backend_for(NAME):
         case "azure":
             from classifiers.backends.azure import make_face_detector
 
             return FaceDetectionClassifier(detector=make_face_detector(services))
         case "local":
-            from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+            from classifiers.backends.local.dlib_faces import DlibModels
+            from classifiers.backends.local.yunet_faces import make_local_detector
 
-            return FaceDetectionClassifier(detector=DlibFaceDetector(models=DlibModels()))
+            return FaceDetectionClassifier(detector=make_local_detector(DlibModels()))

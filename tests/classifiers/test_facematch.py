@@ -153,8 +153,8 @@ def test_threshold_comes_from_the_settings(services: Services, rng: np.random.Ge
     [near] = strict(job(f"t2-{unique}", [face(f"t2-{unique}", at_distance(v, 0.45, rng))]), None)["matches"]
     assert near["matches"] == []
 
-    default = facematch.build(services)  # another worker, threshold 0.6
-    assert services.settings.face_match_threshold == 0.6
+    default = facematch.build(services)  # another worker, threshold 0.5
+    assert services.settings.face_match_threshold == 0.5
     [loose] = default(job(f"t3-{unique}", [face(f"t3-{unique}", at_distance(v, 0.45, rng))]), None)["matches"]
     assert f"t1-{unique}" in [m["id"] for m in loose["matches"]]
 
