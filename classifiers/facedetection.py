@@ -30,7 +30,7 @@ class FaceDetectionClassifier:
 
 
 def build(services: Services) -> FaceDetectionClassifier:
-    """YuNet checked by dlib's CNN (HOG without yuface), or the Face service when FACE_ENDPOINT and FACE_API_KEY are set."""
+    """YuNet checked by dlib's CNN (HOG without yuface), or the Face service with FACE_ENDPOINT and key."""
     match services.settings.backend_for(NAME):
         case "azure":
             from classifiers.backends.azure import make_face_detector
