@@ -4,7 +4,7 @@ Output::
 
     {"matches": [{"faceId": <new face>, "faceRectangle": {...},
                   "matches": [{"id", "image_url", "face_rectangle", "confidence"}, ...]}, ...],
-     "backend": "local"}
+     "confidence_meaning": "<what confidence is, in one sentence>", "backend": "local"}
 
 One entry per new face, in faceprint's order; its matches nearest first (highest confidence).
 A job never matches its own faces, so a redelivered job gives the same output.
@@ -40,7 +40,8 @@ class FacematchClassifier:
         printed = job.job_output.get(_NEEDS)
         if not isinstance(printed, Mapping) or not isinstance(printed.get("faces"), list):
             raise MissingDependencyError(NAME, _NEEDS)
-        return {"matches": self._matcher.match_and_store(job, printed["faces"]), "backend": self._matcher.backend}
+        return {"matches": self._matcher.match_and_store(job, printed["faces"]),
+                "confidence_meaning": self._matcher.confidence_meaning, "backend": self._matcher.backend}
 
 
 def build(services: Services) -> FacematchClassifier:
