@@ -31,6 +31,7 @@ def test_imaginem_demo_prints_the_summary_and_writes_the_report(tmp_path: Path) 
     cells = [c.strip() for c in rows["astronaut-again.jpg"].split("│")]
     assert cells[4] == "1" and cells[5].startswith("0000-astronaut.jpg")  # one face, matched to the first
     assert [c.strip() for c in rows["coffee.jpg"].split("│")][4] == "0"
+    assert [c.strip() for c in rows["camera.png"].split("│")][4] == "1"  # the cameraman, turned behind his camera
 
     page = (tmp_path / "report" / "index.html").read_text()
     assert len(re.findall(r"<section>", page)) == 6
