@@ -22,6 +22,8 @@ from tests.classifiers.offline_services import services_with
 from tests.pipeline.helpers import job_message
 
 pytestmark = pytest.mark.models
+needs_yuface = pytest.mark.skipif(not yunet_faces.yunet_available(),
+                                  reason="yuface has wheels for CPython 3.11 only (HOG runs instead)")
 
 
 def make_job(job_id: str = "job-faces") -> Job:
@@ -155,10 +157,6 @@ def test_several_threads_share_one_detector_safely(classifier: facedetection.Fac
     with ThreadPoolExecutor(4) as pool:
         found = list(pool.map(lambda p: len(classifier(make_job(), p)["faces"]), pictures))
     assert found == expected == [1, 0, 0, 1] * 3
-
-
-needs_yuface = pytest.mark.skipif(not yunet_faces.yunet_available(),
-                                  reason="yuface has wheels for CPython 3.11 only (HOG runs instead)")
 
 
 @pytest.fixture(scope="module")
