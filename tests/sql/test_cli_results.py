@@ -53,7 +53,8 @@ def test_json_of_the_jobs_having_any_label(filled: Settings, capsys: pytest.Capt
     assert results(filled, "--label", "cat", "--label", "DOG", "car", "--batch", "pets", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["id"] for row in rows] == ["job-dog", "job-cat"]
-    assert rows[1] == {"id": "job-cat", "batch_id": "pets", "image_url": "https://example.invalid/job-cat.jpg",
+    assert rows[1] == {"id": "job-cat", "batch_id": "pets", "outcome": "succeeded",
+                       "image_url": "https://example.invalid/job-cat.jpg",
                        "timestamp": "2026-05-01T09:30:00.000000Z",
                        "labels": [{"kind": "tag", "name": "cat", "confidence": 0.97}]}
 
