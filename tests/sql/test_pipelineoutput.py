@@ -21,8 +21,8 @@ from pipeline.sql.pgserver import PostgresServer
 from pipeline.sql.queries import ResultsQueries
 from pipeline.step import Outcome, StepRunner
 from pipeline.storage import Storage
-from tests.sql.conftest import Engine
 from tests.pipeline.classifiers import Boom, Noop
+from tests.sql.conftest import Engine
 from tests.sql.helpers import job_message
 
 pytestmark = pytest.mark.sql
