@@ -204,6 +204,14 @@ def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_samples(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli.samples import write_samples
+
+    for path in write_samples(Path(args.folder)):
+        print(path)
+    return EXIT_OK
+
+
 def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.dependencies import Dependencies
 
@@ -263,6 +271,10 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("requeue", help="move poisoned messages back to their queues, to run again")
     p.add_argument("--pipeline", help="comma-separated queues (default: PIPELINE_DEFINITION)")
     p.set_defaults(handler=cmd_requeue)
+
+    p = commands.add_parser("samples", help="write the demo's sample photos (a cat, an astronaut, …) into a folder")
+    p.add_argument("folder")
+    p.set_defaults(handler=cmd_samples)
 
     p = commands.add_parser("resolve", help="order classifiers with their dependencies")
     p.add_argument("classifiers", nargs="+")

@@ -152,7 +152,8 @@ def test_wait_documents_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("azurite", "host", "submit", "wait", "status", "clear", "requeue", "resolve", "results", "demo"):
+    for command in ("azurite", "host", "submit", "wait", "status", "clear", "requeue", "resolve", "results", "demo",
+                    "samples"):
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0
