@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Show finished jobs from the pipeline_output table, newest first.",
     )
     parser.add_argument("--batch", action="extend", nargs="+", default=[], metavar="BATCH",
-                        help="only the jobs of these batches")
+                        help="only the jobs (or, with --top-labels, the labels) of these batches")
     parser.add_argument("--label", action="extend", nargs="+", default=[], metavar="LABEL",
                         help="only jobs having any of these labels (tags, categories, caption or text words, "
                              "matched face ids)")
@@ -90,14 +90,14 @@ def _query(args: argparse.Namespace, queries: ResultsQueries) -> Sequence[JobRow
     if args.batches:
         return queries.recent_batches(**page)
     if args.top_labels:
-        return queries.label_counts(kind=args.kind, **page)
+        return queries.label_counts(kind=args.kind, batch_ids=args.batch, **page)
     return queries.recent_jobs(batch_ids=args.batch, labels=args.label, kind=args.kind, outcomes=args.outcome, **page)
 
 
 def _title(args: argparse.Namespace, database: Database) -> str:
     parts = ["batches" if args.batches else "labels" if args.top_labels else "jobs"]
     jobs = not (args.batches or args.top_labels)
-    if args.batch and jobs:
+    if args.batch and not args.batches:
         parts.append(f"of batch {' or '.join(args.batch)}")
     if args.label and jobs:
         parts.append("labelled " + " or ".join(args.label))

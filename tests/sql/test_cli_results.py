@@ -93,6 +93,8 @@ def test_batches_and_label_counts(filled: Settings, capsys: pytest.CaptureFixtur
     assert results(filled, "--top-labels", "--kind", "tag") == 0
     out = capsys.readouterr().out
     assert "labels" in out and "cat" in out and "dog" in out
+    assert results(filled, "--top-labels", "--batch", "street", "--json") == 0
+    assert [c["name"] for c in json.loads(capsys.readouterr().out)] == ["car"]
 
 
 def test_an_injection_attempt_finds_nothing(filled: Settings, capsys: pytest.CaptureFixture[str]) -> None:
