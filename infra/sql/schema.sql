@@ -28,7 +28,7 @@ IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'ix_pipeline_output_times
 CREATE INDEX ix_pipeline_output_timestamp ON dbo.pipeline_output ([timestamp], [batch_id], [id]);
 
 IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'ix_pipeline_output_batch' AND object_id = OBJECT_ID(N'dbo.pipeline_output'))
-CREATE INDEX ix_pipeline_output_batch ON dbo.pipeline_output ([batch_id], [timestamp]);
+CREATE INDEX ix_pipeline_output_batch ON dbo.pipeline_output ([batch_id], [timestamp], [outcome]);
 
 IF OBJECT_ID(N'dbo.pipeline_output_labels', N'U') IS NULL
 CREATE TABLE dbo.pipeline_output_labels (
