@@ -253,8 +253,10 @@ def _parser() -> argparse.ArgumentParser:
                "no jobs after --grace seconds; 3 timed out; 4 storage unreachable or a bad setting")
     p.add_argument("batch")
     p.add_argument("--timeout", type=float, default=600, help="seconds before giving up (exit 3)")
-    p.add_argument("--grace", type=float, default=30,
-                   help="seconds to wait for the batch's first job before saying it has none (exit 2; default 30)")
+    # A job sent by another tool (az, the SDK) appears in pipelinelogs only when its first step ends,
+    # after the models load: the default leaves room for that.
+    p.add_argument("--grace", type=float, default=60,
+                   help="seconds to wait for the batch's first job before saying it has none (exit 2; default 60)")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between looks at pipelinelogs")
     p.set_defaults(handler=cmd_wait)
 
