@@ -79,6 +79,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
     Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),
     Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds to connect and read an image URL"),
+    Setting("MAX_FACES_PER_IMAGE", "100", "most faces facedetection keeps and facecrop, faceprint and facematch "
+            "handle per image; the output records faces_capped when the cap applies"),
+    Setting("MAX_PIPELINE_STEPS", "50", "longest processing_pipeline a job may have; longer ones are rejected"),
+    Setting("EXTERNAL_QUEUES", "", "comma-separated queues served by other apps that a processing_pipeline "
+            "may name besides the classifiers of dependencies.json"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
             local_only=True),
     Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded database and model caches",
@@ -126,6 +131,9 @@ class Settings:
     image_max_pixels: int = 50_000_000
     image_fetch_timeout: float = 20.0
     allow_local_paths: bool = False
+    max_faces_per_image: int = 100
+    max_pipeline_steps: int = 50
+    external_queues: tuple[str, ...] = ()
     data_dir: Path = Path(".imaginem")
 
     @classmethod
@@ -164,6 +172,9 @@ class Settings:
             image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
             image_fetch_timeout=_number(env, "IMAGE_FETCH_TIMEOUT", float),
             allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
+            max_faces_per_image=int(_number(env, "MAX_FACES_PER_IMAGE", int)),
+            max_pipeline_steps=int(_number(env, "MAX_PIPELINE_STEPS", int)),
+            external_queues=tuple(q.strip() for q in env.get("EXTERNAL_QUEUES", "").split(",") if q.strip()),
             data_dir=Path(get("IMAGINEM_DATA_DIR")),
         )
 

@@ -111,5 +111,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     IMAGE_MAX_BYTES: string(imageMaxBytes)
     IMAGE_MAX_PIXELS: string(imageMaxPixels)
     IMAGE_FETCH_TIMEOUT: string(imageFetchTimeoutSeconds)
+    MAX_FACES_PER_IMAGE: '100'
+    MAX_PIPELINE_STEPS: '50'
+    EXTERNAL_QUEUES: ''
   }
 }

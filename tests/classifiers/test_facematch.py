@@ -87,7 +87,7 @@ def test_index_returns_nearest_first_limited_and_without_the_excluded_job() -> N
                               face_rectangle=(i, i, 1, 1), print=at_distance(query, d, rng).astype(np.float32))])
     index.add([StoredFace(face_id="mine", job_id="me", batch_id="b", image_url="u",
                           face_rectangle=(0, 0, 1, 1), print=query.astype(np.float32))])
-    [hits] = index.search(query[None, :], threshold=0.6, limit=3, exclude_job="me")
+    [hits] = index.search(query[None, :], threshold=0.6, limit=3, exclude_job="me", exclude_batch="b")
     assert [h.face_id for h in hits] == ["f1", "f3", "f2"]
     assert [round(h.distance, 4) for h in hits] == [0.1, 0.2, 0.3]
     assert hits[0].image_url == "u1" and hits[0].face_rectangle == (1, 1, 1, 1)

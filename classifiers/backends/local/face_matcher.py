@@ -55,7 +55,8 @@ class LocalFaceMatcher:
         if not parsed:
             return []
         prints = np.stack([p for _, _, p in parsed])
-        hits = self._store.search(prints, threshold=self._threshold, limit=self._max_matches, exclude_job=job.id)
+        hits = self._store.search(prints, threshold=self._threshold, limit=self._max_matches, exclude_job=job.id,
+                                  exclude_batch=job.batch_id)
         self._store.store([
             StoredFace(face_id=face_id, job_id=job.id, batch_id=job.batch_id, image_url=job.image_url,
                        face_rectangle=rect, print=vector)
