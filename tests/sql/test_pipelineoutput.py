@@ -113,6 +113,8 @@ def test_a_job_with_a_failed_step_is_written_as_finished_with_failures(services:
     """Issue 9, item 9: a job whose steps failed appeared in results like a success."""
     names = [f"boom{unique}", f"noop{unique}", NAME]
     runner = StepRunner(services=services, max_dequeue_count=3)
+    for name in names[:2]:
+        runner.serve(name)
     batch = f"batch{unique}"
     message = job_message("job-1", batch_id=batch, tags=[("cat", 0.9)])
     message["job_definition"]["processing_pipeline"] = names
