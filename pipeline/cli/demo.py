@@ -49,8 +49,9 @@ def _results(services: Services, batch_id: str, images: dict[str, bytes]) -> lis
     results = []
     for entity in sorted(log.batch(batch_id), key=lambda e: str(e["RowKey"])):
         final: dict[str, Any] = json.loads(entity.get("job_output", "{}"))
-        final = linked.expand(final)
-        outputs = linked.expand_outputs(final.get("job_output", {}))
+        batch, job = str(entity["PartitionKey"]), str(entity["RowKey"])
+        final = linked.expand(final, batch_id=batch, job_id=job)
+        outputs = linked.expand_outputs(final.get("job_output", {}), batch_id=batch, job_id=job)
         name = final.get("job_definition", {}).get("input", {}).get("image_parameters", {}).get("original_name", "")
         exceptions = {k[: -len("_exception")]: str(v) for k, v in entity.items() if k.endswith("_exception")}
         results.append(JobResult(job_id=str(entity["RowKey"]), name=name, image=images.get(name, b""),
