@@ -97,19 +97,8 @@ def _results(context: DashboardContext, req: func.HttpRequest) -> dict[str, Any]
     limit = _int(query, "limit", _PAGE, 1, 100)
     labels = [v for v in query.get("label", []) if v][:MAX_LABELS]
     batches = set(v for v in query.get("batch", []) if v)
-    queries = context.queries
-    # Several batches: one query each, merged newest first (so each starts at 0); else the page itself.
-    start, window = (0, offset + limit + 1) if len(batches) > 1 else (offset, limit + 1)
-    chosen: list[str | None] = [*sorted(batches)] or [None]
-    if labels:
-        rows = [r for b in chosen for r in queries.jobs_with_labels(labels, batch_id=b, offset=start, limit=window)]
-    elif batches:
-        rows = [r for b in sorted(batches) for r in queries.batch_jobs(b, offset=start, limit=window)]
-    else:
-        rows = queries.recent_jobs(offset=start, limit=window)
-    rows.sort(key=lambda r: (r.timestamp, r.id), reverse=True)
-    page = rows[offset - start:offset - start + limit]
-    more = len(rows) > offset - start + limit
+    rows = context.queries.recent_jobs(offset=offset, limit=limit + 1, batch_ids=sorted(batches), labels=labels)
+    page, more = rows[:limit], len(rows) > limit
     finished = context.outputs.outputs([(r.batch_id, r.id) for r in page])
     found = [finished[(r.batch_id, r.id)] for r in page if (r.batch_id, r.id) in finished]
     owners = context.outputs.jobs_of_images(matched_image_urls(found))
@@ -118,7 +107,7 @@ def _results(context: DashboardContext, req: func.HttpRequest) -> dict[str, Any]
         job = finished.get((row.batch_id, row.id))
         if job is not None:
             cards.append(card(job, address=context.images.address, jobs_of_images=owners, timestamp=row.timestamp,
-                              labels=row.to_dict()["labels"]))
+                              labels=row.to_dict()["labels"]) | {"outcome": row.outcome})
     return {"results": cards, "offset": offset, "next": offset + limit if more else None}
 
 

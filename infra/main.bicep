@@ -229,7 +229,7 @@ param facematchBackend string = 'auto'
 param ocrMode string = 'ocr'
 
 @description('FACE_MATCH_THRESHOLD: largest face-print distance that is the same person (local backend), as a decimal string.')
-param faceMatchThreshold string = '0.6'
+param faceMatchThreshold string = '0.5'
 
 @minValue(1)
 param imageMaxBytes int = 52428800

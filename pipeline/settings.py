@@ -74,7 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACEPRINT_BACKEND", "auto", "auto, local or azure"),
     Setting("FACEMATCH_BACKEND", "auto", "auto, local or azure"),
     Setting("OCR_MODE", "ocr", "ocr (synchronous OCR API) or read (asynchronous Read API) on Azure"),
-    Setting("FACE_MATCH_THRESHOLD", "0.6", "largest Euclidean distance between two face prints "
+    Setting("FACE_MATCH_THRESHOLD", "0.5", "largest Euclidean distance between two face prints "
             "that still counts as the same person (local backend)"),
     Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
     Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),

@@ -245,7 +245,8 @@ function resultCard(c) {
   return el("article", { class: "card", "data-job": c.id, "data-batch": c.batch_id },
     photo(c.image, c.boxes, { alt: c.name }),
     el("h3", {}, el("a", { href: jobHref(c.batch_id, c.id), text: c.name || c.id })),
-    el("div", { class: "muted" }, el("span", { text: c.batch_id }), " · ", el("span", { text: c.timestamp })),
+    el("div", { class: "muted" }, el("span", { text: c.batch_id }), " · ", el("span", { text: c.timestamp }),
+       c.outcome ? [" · ", el("span", { class: `outcome-${cssName(c.outcome)}`, text: c.outcome })] : null),
     !ownImage(c.image) && c.image_url ? el("div", {}, externalLink(c.image_url)) : null,
     c.faces.length ? el("div", { class: "crops" }, c.faces.map((f) => ownImage(f.crop)
       ? el("img", { src: ownImage(f.crop), alt: "face", class: "crop" }) : null)) : null,

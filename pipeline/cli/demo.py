@@ -17,6 +17,8 @@ from typing import Any
 from rich.console import Console
 
 from dashboard.static import page_url
+from pipeline.cli.consoles import output
+from pipeline.cli.probe import probe_storage
 from pipeline.cli.report import JobResult, html_report, summary_table
 from pipeline.cli.samples import write_samples
 from pipeline.errors import ConfigurationError
@@ -32,9 +34,6 @@ from pipeline.submit import Submitter, new_batch_id
 
 __all__ = ["register", "run"]
 
-_console = Console()
-if not _console.is_terminal:  # piped to a file or a CI log: wide enough for one line per image
-    _console = Console(width=160)
 _errors = Console(stderr=True)
 
 
@@ -56,8 +55,9 @@ def _results(services: Services, batch_id: str, images: dict[str, bytes]) -> lis
     results = []
     for entity in sorted(log.batch(batch_id), key=lambda e: str(e["RowKey"])):
         final: dict[str, Any] = json.loads(entity.get("job_output", "{}"))
-        final = linked.expand(final)
-        outputs = linked.expand_outputs(final.get("job_output", {}))
+        batch, job = str(entity["PartitionKey"]), str(entity["RowKey"])
+        final = linked.expand(final, batch_id=batch, job_id=job)
+        outputs = linked.expand_outputs(final.get("job_output", {}), batch_id=batch, job_id=job)
         name = final.get("job_definition", {}).get("input", {}).get("image_parameters", {}).get("original_name", "")
         exceptions = {k[: -len("_exception")]: str(v) for k, v in entity.items() if k.endswith("_exception")}
         results.append(JobResult(job_id=str(entity["RowKey"]), name=name, image=images.get(name, b""),
@@ -89,8 +89,8 @@ def _free_or_exit(port: int) -> int:
     return port
 
 
-def _serve_until_interrupted(host: LocalHost, thread: threading.Thread, port: int) -> None:
-    _console.print(f"Dashboard: {page_url(port)}  (Ctrl-C stops it)", highlight=False)
+def _serve_until_interrupted(host: LocalHost, thread: threading.Thread, port: int, console: Console) -> None:
+    console.print(f"Dashboard: {page_url(port)}  (Ctrl-C stops it)", highlight=False)
     try:
         while thread.is_alive():
             thread.join(0.5)
@@ -103,6 +103,7 @@ def _serve_until_interrupted(host: LocalHost, thread: threading.Thread, port: in
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     services = Services.from_settings(settings)
+    probe_storage(services.storage)
     samples = write_samples(settings.data_dir / "samples")
     images = {p.name: p.read_bytes() for p in samples}
     port = _free_or_exit(args.port) if args.dashboard else None
@@ -124,7 +125,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 submitter.send(job)
                 done += 1
             jobs = wait_for_batch(log, batch_id, timeout=args.timeout, console=_errors, expected=done)
-            if jobs is None:
+            if not jobs:
                 _errors.print(f"timed out after {args.timeout:g} s; see `imaginem status {batch_id}`")
                 return 3
         keep = port is not None
@@ -132,13 +133,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if not keep:
             host.stop.set()
             thread.join(60)
-    assert jobs is not None
+    assert jobs
     results = _results(services, batch_id, images)
-    _console.print(summary_table(results))
+    console = output()  # piped to a file or a CI log: one line per image, not cut at 80 columns
+    console.print(summary_table(results))
     index = html_report(results, Path(args.report), f"Imaginem — batch {batch_id}")
-    _console.print(f"HTML report: {index.resolve()}")
+    console.print(f"HTML report: {index.resolve()}")
+    outcomes = [str(j.outcome) for j in jobs]
+    _errors.print(", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes)), highlight=False)
     if keep and port is not None:
-        _serve_until_interrupted(host, thread, port)
+        _serve_until_interrupted(host, thread, port, console)
     stopped = [j.job_id for j in jobs if j.state == JobState.STOPPED]
     if stopped:
         _errors.print(f"stopped before their last step: {', '.join(stopped)}")
