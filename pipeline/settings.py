@@ -78,7 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
             "that still counts as the same person (local backend)"),
     Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
     Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),
-    Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds to connect and read an image URL"),
+    Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds for a whole image download (connect, redirects, every read)"),
+    Setting("IMAGE_FETCH_ALLOW", "", "comma-separated hosts, addresses and CIDR ranges an image_url may reach "
+            "although they are loopback, private, link-local or otherwise internal (refused by default)"),
+    Setting("INPUT_CONTAINERS", "inputimages", "comma-separated blob containers of the storage account an "
+            "image_url may name; a blob in a folder must be in the folder of its job's batch"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
             local_only=True),
     Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded database and model caches",
@@ -106,6 +110,10 @@ def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) ->
     return value
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """The pipeline's configuration; build it with ``Settings.from_env()`` and pass it in."""
@@ -125,6 +133,8 @@ class Settings:
     image_max_bytes: int = 50 * 1024 * 1024
     image_max_pixels: int = 50_000_000
     image_fetch_timeout: float = 20.0
+    image_fetch_allow: tuple[str, ...] = ()
+    input_containers: tuple[str, ...] = ("inputimages",)
     allow_local_paths: bool = False
     data_dir: Path = Path(".imaginem")
 
@@ -163,6 +173,8 @@ class Settings:
             image_max_bytes=int(_number(env, "IMAGE_MAX_BYTES", int)),
             image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
             image_fetch_timeout=_number(env, "IMAGE_FETCH_TIMEOUT", float),
+            image_fetch_allow=_names(get("IMAGE_FETCH_ALLOW")),
+            input_containers=_names(get("INPUT_CONTAINERS")),
             allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
             data_dir=Path(get("IMAGINEM_DATA_DIR")),
         )
