@@ -36,7 +36,7 @@ def az(*args: str, connection_string: str) -> object:
 
 def test_az_storage_message_put_and_entity_query(services: Services, unique: str) -> None:
     names = [f"azsize{unique}", f"aznoop{unique}"]
-    url = services.storage.upload_blob(f"in{unique}", "photo.png", png(64, 48), content_type="image/png")
+    url = services.storage.upload_blob("inputimages", f"az{unique}/photo.png", png(64, 48), content_type="image/png")
     runner = Lazy(lambda: StepRunner(services=services, max_dequeue_count=5))
     app = func.FunctionApp()
     app.register_functions(classifier_blueprint(names[0], lambda s: ImageSize(names[0]), runner))
