@@ -219,7 +219,7 @@ class AddressPolicy:
         else:
             try:
                 answers = self._resolve(name)
-            except (OSError, UnicodeError) as e:
+            except (OSError, ValueError) as e:  # ValueError: a NUL in the name, UnicodeError: not IDNA
                 raise ImageFetchError(f"image_url host {shown} cannot be resolved: {one_line(e)}") from None
             try:
                 found = [ipaddress.ip_address(a.split("%")[0]) for a in answers]

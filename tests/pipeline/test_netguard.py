@@ -127,6 +127,8 @@ def test_names_that_do_not_resolve_and_numbers_that_are_no_address() -> None:
     policy = AddressPolicy(resolve=resolver({}))
     with pytest.raises(ImageFetchError, match=r"host nowhere\.test cannot be resolved: .*not known"):
         policy.addresses("nowhere.test")
+    with pytest.raises(ImageFetchError, match="cannot be resolved"):
+        AddressPolicy().addresses("nul\x00.invalid")  # the system resolver refuses it without asking DNS
     for host in ("256.256.256.256", "1.2.3.4.5", "0x", "08.1.1.1", "4294967296"):
         with pytest.raises(ImageFetchError, match="numeric but not a valid IPv4 address"):
             policy.addresses(host)
