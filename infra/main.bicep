@@ -150,7 +150,7 @@ param pythonVersion string = '3.11'
   2048
   4096
 ])
-@description('Memory of each Flex Consumption instance; the local models want 2048 or more.')
+@description('Memory of each Flex Consumption instance: all local models take about 450 MiB and a 1M-face index about 1 GiB more (docs/cold_start.md); 2048 fits up to about a million stored faces, 4096 beyond.')
 param instanceMemoryMB int = 2048
 
 @minValue(1)
@@ -229,7 +229,7 @@ param facematchBackend string = 'auto'
 param ocrMode string = 'ocr'
 
 @description('FACE_MATCH_THRESHOLD: largest face-print distance that is the same person (local backend), as a decimal string.')
-param faceMatchThreshold string = '0.6'
+param faceMatchThreshold string = '0.5'
 
 @minValue(1)
 param imageMaxBytes int = 52428800
@@ -322,6 +322,7 @@ module storage 'modules/storage.bicep' = {
       'inputimages'
       facesContainerName
       'largemessages'
+      'faceindex'
       deploymentContainerName
     ]
   }

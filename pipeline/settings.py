@@ -74,7 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACEPRINT_BACKEND", "auto", "auto, local or azure"),
     Setting("FACEMATCH_BACKEND", "auto", "auto, local or azure"),
     Setting("OCR_MODE", "ocr", "ocr (synchronous OCR API) or read (asynchronous Read API) on Azure"),
-    Setting("FACE_MATCH_THRESHOLD", "0.6", "largest Euclidean distance between two face prints "
+    Setting("FACE_MATCH_THRESHOLD", "0.5", "largest Euclidean distance between two face prints "
             "that still counts as the same person (local backend)"),
     Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
     Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),
@@ -83,6 +83,11 @@ SETTINGS: tuple[Setting, ...] = (
             "although they are loopback, private, link-local or otherwise internal (refused by default)"),
     Setting("INPUT_CONTAINERS", "inputimages", "comma-separated blob containers of the storage account an "
             "image_url may name; a blob in a folder must be in the folder of its job's batch"),
+    Setting("MAX_FACES_PER_IMAGE", "100", "most faces facedetection keeps and facecrop, faceprint and facematch "
+            "handle per image; the output records faces_capped when the cap applies"),
+    Setting("MAX_PIPELINE_STEPS", "50", "longest processing_pipeline a job may have; longer ones are rejected"),
+    Setting("EXTERNAL_QUEUES", "", "comma-separated queues served by other apps that a processing_pipeline "
+            "may name besides the classifiers of dependencies.json"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
             local_only=True),
     Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded database and model caches",
@@ -136,6 +141,9 @@ class Settings:
     image_fetch_allow: tuple[str, ...] = ()
     input_containers: tuple[str, ...] = ("inputimages",)
     allow_local_paths: bool = False
+    max_faces_per_image: int = 100
+    max_pipeline_steps: int = 50
+    external_queues: tuple[str, ...] = ()
     data_dir: Path = Path(".imaginem")
 
     @classmethod
@@ -176,6 +184,9 @@ class Settings:
             image_fetch_allow=_names(get("IMAGE_FETCH_ALLOW")),
             input_containers=_names(get("INPUT_CONTAINERS")),
             allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
+            max_faces_per_image=int(_number(env, "MAX_FACES_PER_IMAGE", int)),
+            max_pipeline_steps=int(_number(env, "MAX_PIPELINE_STEPS", int)),
+            external_queues=tuple(q.strip() for q in env.get("EXTERNAL_QUEUES", "").split(",") if q.strip()),
             data_dir=Path(get("IMAGINEM_DATA_DIR")),
         )
 

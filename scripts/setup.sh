@@ -42,6 +42,8 @@ if [ ! -x .venv/az/bin/az ]; then
   "$PYTHON" -m venv .venv/az
   .venv/az/bin/python -m pip install -q azure-cli
 fi
+# Linked into the project's venv, so `source .venv/bin/activate` puts `az` on the PATH (README).
+ln -sf ../az/bin/az .venv/bin/az
 
 echo "== installing Azurite (package-lock.json)"
 npm ci --silent --no-audit --no-fund >/dev/null

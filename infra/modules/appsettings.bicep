@@ -115,5 +115,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     IMAGE_FETCH_ALLOW: ''
     // The containers image_url may name on the account (main.bicep creates inputimages).
     INPUT_CONTAINERS: 'inputimages'
+    MAX_FACES_PER_IMAGE: '100'
+    MAX_PIPELINE_STEPS: '50'
+    EXTERNAL_QUEUES: ''
   }
 }

@@ -15,6 +15,8 @@ from typing import Any
 
 from rich.console import Console
 
+from pipeline.cli.consoles import output
+from pipeline.cli.probe import probe_storage
 from pipeline.cli.report import JobResult, html_report, summary_table
 from pipeline.cli.samples import write_samples
 from pipeline.host.azurite import start_azurite
@@ -29,9 +31,6 @@ from pipeline.submit import Submitter, new_batch_id
 
 __all__ = ["register", "run"]
 
-_console = Console()
-if not _console.is_terminal:  # piped to a file or a CI log: wide enough for one line per image
-    _console = Console(width=160)
 _errors = Console(stderr=True)
 
 
@@ -75,6 +74,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     services = Services.from_settings(settings)
+    probe_storage(services.storage)
     samples = write_samples(settings.data_dir / "samples")
     images = {p.name: p.read_bytes() for p in samples}
     host = LocalHost(app="function_app:app", settings=settings, config=QueueConfig.load(), http_port=None)
@@ -94,17 +94,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 submitter.send(job)
                 done += 1
             jobs = wait_for_batch(log, batch_id, timeout=args.timeout, console=_errors, expected=done)
-            if jobs is None:
+            if not jobs:
                 _errors.print(f"timed out after {args.timeout:g} s; see `imaginem status {batch_id}`")
                 return 3
     finally:
         host.stop.set()
         thread.join(60)
-    assert jobs is not None
+    assert jobs
     results = _results(services, batch_id, images)
-    _console.print(summary_table(results))
+    console = output()  # piped to a file or a CI log: one line per image, not cut at 80 columns
+    console.print(summary_table(results))
     index = html_report(results, Path(args.report), f"Imaginem — batch {batch_id}")
-    _console.print(f"HTML report: {index.resolve()}")
+    console.print(f"HTML report: {index.resolve()}")
+    outcomes = [str(j.outcome) for j in jobs]
+    _errors.print(", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes)), highlight=False)
     stopped = [j.job_id for j in jobs if j.state == JobState.STOPPED]
     if stopped:
         _errors.print(f"stopped before their last step: {', '.join(stopped)}")

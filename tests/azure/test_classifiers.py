@@ -36,7 +36,7 @@ def test_generalclassification_on_azure_beside_facematch_on_local(services: Serv
 
     assert general["backend"] == "azure" and general["metadata"]["width"] == 640
     assert len(stub.calls("POST", "/vision/v3.2/analyze")) == 1
-    assert matches == {"matches": [], "backend": "local"}
+    assert matches["matches"] == [] and matches["backend"] == "local"
 
 
 def test_an_override_sends_one_vision_classifier_back_to_local(services: Services, stub: CognitiveStub) -> None:
