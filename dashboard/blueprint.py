@@ -41,7 +41,6 @@ from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.sql.queries import MAX_LABELS, ResultsQueries
-from pipeline.submit import INPUT_CONTAINER
 
 __all__ = ["UPLOAD_HEADER", "DashboardContext", "dashboard_blueprint"]
 
@@ -70,7 +69,7 @@ class DashboardContext:
                    outputs=OutputStore(database=database),
                    log=PipelineLog(services.storage.table(PIPELINELOGS)),
                    images=ImageRoute(storage=services.storage,
-                                     containers=(INPUT_CONTAINER, settings.faces_container),
+                                     containers=(*settings.input_containers, settings.faces_container),
                                      max_bytes=settings.image_max_bytes),
                    linked=LinkedContent(services.storage))
 

@@ -78,7 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
             "that still counts as the same person (local backend)"),
     Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
     Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),
-    Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds to connect and read an image URL"),
+    Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds for a whole image download (connect, redirects, every read)"),
+    Setting("IMAGE_FETCH_ALLOW", "", "comma-separated hosts, addresses and CIDR ranges an image_url may reach "
+            "although they are loopback, private, link-local or otherwise internal (refused by default)"),
+    Setting("INPUT_CONTAINERS", "inputimages", "comma-separated blob containers of the storage account an "
+            "image_url may name; a blob in a folder must be in the folder of its job's batch"),
     Setting("DASHBOARD_MAX_FILES", "50", "most images (files and URLs) one dashboard upload may submit"),
     Setting("MAX_FACES_PER_IMAGE", "100", "most faces facedetection keeps and facecrop, faceprint and facematch "
             "handle per image; the output records faces_capped when the cap applies"),
@@ -112,6 +116,10 @@ def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) ->
     return value
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """The pipeline's configuration; build it with ``Settings.from_env()`` and pass it in."""
@@ -132,6 +140,8 @@ class Settings:
     image_max_pixels: int = 50_000_000
     image_fetch_timeout: float = 20.0
     dashboard_max_files: int = 50
+    image_fetch_allow: tuple[str, ...] = ()
+    input_containers: tuple[str, ...] = ("inputimages",)
     allow_local_paths: bool = False
     max_faces_per_image: int = 100
     max_pipeline_steps: int = 50
@@ -174,6 +184,8 @@ class Settings:
             image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
             image_fetch_timeout=_number(env, "IMAGE_FETCH_TIMEOUT", float),
             dashboard_max_files=int(_number(env, "DASHBOARD_MAX_FILES", int)),
+            image_fetch_allow=_names(get("IMAGE_FETCH_ALLOW")),
+            input_containers=_names(get("INPUT_CONTAINERS")),
             allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
             max_faces_per_image=int(_number(env, "MAX_FACES_PER_IMAGE", int)),
             max_pipeline_steps=int(_number(env, "MAX_PIPELINE_STEPS", int)),

@@ -102,13 +102,7 @@ class StepRunner:
         self.services = services
         self._storage = services.storage
         self._max_dequeue_count = max_dequeue_count
-        self._fetcher = fetcher or ImageFetcher(
-            max_bytes=settings.image_max_bytes,
-            max_pixels=settings.image_max_pixels,
-            timeout=settings.image_fetch_timeout,
-            allow_local_paths=settings.allow_local_paths,
-            blob_reader=blob_image_reader(services.storage),
-        )
+        self._fetcher = fetcher or ImageFetcher.from_settings(settings, services.storage)
         self._log = log or PipelineLog(services.storage.table(PIPELINELOGS))
         self._linked = linked or LinkedContent(services.storage)
         self._queues = {*services.dependencies.classifiers, *settings.external_queues}

@@ -116,6 +116,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     IMAGE_MAX_PIXELS: string(imageMaxPixels)
     IMAGE_FETCH_TIMEOUT: string(imageFetchTimeoutSeconds)
     DASHBOARD_MAX_FILES: string(dashboardMaxFiles)
+    // Image URLs reach only global addresses; list internal hosts or ranges here to open them.
+    IMAGE_FETCH_ALLOW: ''
+    // The containers image_url may name on the account (main.bicep creates inputimages).
+    INPUT_CONTAINERS: 'inputimages'
     MAX_FACES_PER_IMAGE: '100'
     MAX_PIPELINE_STEPS: '50'
     EXTERNAL_QUEUES: ''

@@ -78,7 +78,7 @@ def test_a_seven_step_job_through_the_stub_fills_pipelinelogs(azure_services: Se
                                                               unique: str) -> None:
     steps = _steps(azure_services)
     batch = f"azure{unique}"
-    urls = [azure_services.storage.upload_blob(f"in{unique}", f"{n}.jpg", make_image().data,
+    urls = [azure_services.storage.upload_blob("inputimages", f"{batch}/{n}.jpg", make_image().data,
                                                content_type="image/jpeg") for n in ("a", "b")]
     _run_job(azure_services, steps, urls[0], "job-a", batch)
     logged = _run_job(azure_services, steps, urls[1], "job-b", batch)

@@ -76,7 +76,7 @@ def test_submit_wait_status_for_local_images(host: list[str], tmp_path: Path, ca
 
 def test_submit_job_files_as_they_are(host: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                       services: Services, unique: str) -> None:
-    url = services.storage.upload_blob(f"in{unique}", "x.png", png(), content_type="image/png")
+    url = services.storage.upload_blob("inputimages", f"files{unique}/x.png", png(), content_type="image/png")
     job = tmp_path / "job.json"
     job.write_text(json.dumps(job_message("j1", host, batch_id=f"files{unique}", image_url=url)))
     assert main(["submit", str(job)]) == 0
@@ -174,7 +174,7 @@ def test_a_job_poisoned_by_a_transient_failure_runs_again_when_requeued(
     thread = threading.Thread(target=local.serve, daemon=True)
     thread.start()
     try:
-        url = services.storage.upload_blob(f"in{unique}", "x.png", png(), content_type="image/png")
+        url = services.storage.upload_blob("inputimages", f"rq{unique}/x.png", png(), content_type="image/png")
         services.storage.queue(names[0]).send_message(
             json.dumps(job_message("j1", names, batch_id=f"rq{unique}", image_url=url)))
         assert main(["wait", f"rq{unique}", "--timeout", "60", "--interval", "0.1"]) == 1  # poisoned
