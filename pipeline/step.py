@@ -23,14 +23,10 @@ from collections.abc import Container, Mapping
 from enum import StrEnum
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-
 from pipeline.classifier import Classifier
 from pipeline.errors import (
     DependencyFailedError,
     ImageError,
-    ImageFetchError,
-    ImageTooLargeError,
     ImageUnavailableError,
     JobConflictError,
     JobFormatError,
@@ -42,10 +38,9 @@ from pipeline.job import Job, identify, parse_job
 from pipeline.linked import LinkedContent, fits_queue, fits_table_property, is_link
 from pipeline.logs import FINGERPRINT, IMAGE_ERROR, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
-from pipeline.storage import Storage
 from pipeline.untrusted import one_line
 
-__all__ = ["Outcome", "StepRunner", "blob_image_reader", "describe_exception"]
+__all__ = ["Outcome", "StepRunner", "describe_exception"]
 
 _log = logging.getLogger(__name__)
 
@@ -185,7 +180,7 @@ class StepRunner:
         if earlier:
             raise ImageUnavailableError(f"an earlier step could not get the image, not fetched again: {earlier}")
         try:
-            return self._fetcher.fetch(job.image_url)
+            return self._fetcher.fetch(job.image_url, batch_id=job.batch_id)
         except ImageError as e:
             extra[IMAGE_ERROR] = describe_exception(e)
             raise
@@ -302,15 +297,3 @@ def _explained(error: MissingDependencyError, job: Job, entity: Mapping[str, Any
     if type(error) is MissingDependencyError and reason and error.needs in earlier:
         return DependencyFailedError(error.classifier, error.needs, str(reason))
     return error
-
-
-def blob_image_reader(storage: Storage) -> Any:
-    def read(url: str, max_bytes: int) -> bytes | None:
-        try:
-            return storage.read_blob_url(url, max_bytes)
-        except ResourceNotFoundError:
-            raise ImageFetchError(f"blob {url} does not exist") from None
-        except ValueError as e:
-            raise ImageTooLargeError(str(e)) from None
-
-    return read

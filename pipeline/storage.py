@@ -47,6 +47,7 @@ class Storage:
         else:
             raise ValueError("Storage needs a connection string or an account name")
         self._lock = threading.Lock()
+        self._created: set[tuple[int, str]] = set()
         self._queues: dict[str, QueueClient] = {}
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}
@@ -86,12 +87,14 @@ class Storage:
             found = cache.get(name)
             if found is None:
                 found = client(name)
-                if create:
-                    try:
-                        create_it(found)
-                    except ResourceExistsError:
-                        pass
                 cache[name] = found
+            # A client first asked for without creating its resource is created when a caller needs it.
+            if create and (id(cache), name) not in self._created:
+                try:
+                    create_it(found)
+                except ResourceExistsError:
+                    pass
+                self._created.add((id(cache), name))
             return found
 
     def owns(self, url: str) -> bool:
