@@ -7,6 +7,7 @@ The Bicep app settings and ``local.settings.sample.json`` are checked against th
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,11 +92,21 @@ SETTINGS: tuple[Setting, ...] = (
             "may name besides the classifiers of dependencies.json"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
             local_only=True),
-    Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded database and model caches",
+    Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded SQLite database (local runs): "
+            ".imaginem in the working folder, or the temp folder when that is read-only",
             local_only=True),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def _default_data_dir() -> Path:
+    """``.imaginem`` in the working folder on a laptop; the temp folder where that is read-only (Azure
+    Functions runs the package read-only with only the temp folder writable)."""
+    local = Path(_DEFAULTS["IMAGINEM_DATA_DIR"])
+    if local.is_dir() and os.access(local, os.W_OK) or not local.exists() and os.access(Path.cwd(), os.W_OK):
+        return local
+    return Path(tempfile.gettempdir()) / "imaginem"
 
 
 def _backend(value: str, name: str) -> Backend:
@@ -190,7 +201,7 @@ class Settings:
             max_faces_per_image=int(_number(env, "MAX_FACES_PER_IMAGE", int)),
             max_pipeline_steps=int(_number(env, "MAX_PIPELINE_STEPS", int)),
             external_queues=tuple(q.strip() for q in env.get("EXTERNAL_QUEUES", "").split(",") if q.strip()),
-            data_dir=Path(get("IMAGINEM_DATA_DIR")),
+            data_dir=Path(env.get("IMAGINEM_DATA_DIR", "").strip() or _default_data_dir()),
         )
 
     def backend_for(self, classifier: str) -> Literal["local", "azure"]:
