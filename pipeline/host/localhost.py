@@ -25,11 +25,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 from azure.core.exceptions import AzureError
@@ -37,6 +36,7 @@ from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient
 
 from pipeline.errors import ConfigurationError
+from pipeline.host.http import handler_for
 from pipeline.host.leases import Lease, Leases
 from pipeline.host.outage import Outage
 from pipeline.host.supervisor import EXIT_CONFIG, EXIT_TIMED_OUT, Supervisor
@@ -256,51 +256,6 @@ class _Worker:
         self._after_timeout()
 
 
-def _handler_for(routes: Sequence[HttpRoute]) -> type[BaseHTTPRequestHandler]:
-    table = {r.route.strip("/"): r for r in routes}
-
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            url = urlsplit(self.path)
-            path = url.path.strip("/")
-            route = table.get(path[len("api/"):]) if path.startswith("api/") else None
-            if route is None:
-                self._reply(404, b'{"error": "no such route"}', {"Content-Type": "application/json"})
-                return
-            if self.command not in route.methods:
-                self._reply(405, b'{"error": "method not allowed"}', {"Content-Type": "application/json"})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            request = func.HttpRequest(self.command, f"http://{self.headers.get('Host', '')}{self.path}",
-                                       headers=dict(self.headers.items()), params=dict(parse_qsl(url.query)),
-                                       route_params={}, body=self.rfile.read(length) if length else b"")
-            try:
-                response = route.call(request)
-            except Exception:
-                _log.exception("%s failed", route.function_name)
-                self._reply(500, b'{"error": "internal error"}', {"Content-Type": "application/json"})
-                return
-            headers = dict(response.headers)
-            if response.mimetype and "Content-Type" not in headers:
-                headers["Content-Type"] = response.mimetype
-            self._reply(response.status_code, response.get_body(), headers)
-
-        def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            _log.debug("http: " + format, *args)
-
-    return Handler
-
-
 def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, worker: int) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker{worker} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)
@@ -367,7 +322,7 @@ class LocalHost:
             storage.queue(trigger.queue_name)
         if self._http_port is not None and routes:
             try:
-                self.http_server = ThreadingHTTPServer(("127.0.0.1", self._http_port), _handler_for(routes))
+                self.http_server = ThreadingHTTPServer(("127.0.0.1", self._http_port), handler_for(routes))
             except OSError as e:
                 raise ConfigurationError(f"cannot serve HTTP on 127.0.0.1:{self._http_port}: {e.strerror} "
                                          "(another host running?); choose another port with --port") from None

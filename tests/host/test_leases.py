@@ -1,4 +1,4 @@
-"""Leases of messages in hand are renewed, and functionTimeout bounds a step (issue 13.2); log lines stay one line (13.4)."""
+"""Leases are renewed and functionTimeout bounds a step (issue 13.2); log lines stay one line (13.4)."""
 
 from __future__ import annotations
 
