@@ -74,7 +74,7 @@ def start_azurite(
         raise ConfigurationError(f"port {', '.join(map(str, taken))} on 127.0.0.1 is taken (another Azurite?); "
                                  "stop it or choose other ports (--blob-port)")
     args = [
-        find_azurite(), "--silent", "--skipApiVersionCheck", "--loose",
+        find_azurite(), "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose",
         "--blobHost", "127.0.0.1", "--blobPort", str(blob),
         "--queueHost", "127.0.0.1", "--queuePort", str(queue),
         "--tableHost", "127.0.0.1", "--tablePort", str(table),
