@@ -16,7 +16,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import PIL.Image
 from rich.console import Console
@@ -25,12 +24,13 @@ from skimage import data
 
 from classifiers.backends.local.adult import AdultScorer
 from classifiers.backends.local.colors import analyze_colors
-from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+from classifiers.backends.local.dlib_faces import DlibModels
 from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
 from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
 from classifiers.backends.local.imagenet_tagger import ImageNetTagger, preprocess
 from classifiers.backends.local.imagetype import analyze_image_type
 from classifiers.backends.local.people import PeopleFinder
+from classifiers.backends.local.yunet_faces import make_local_detector
 from pipeline.images import Image, decode_image
 
 SIZES = {"640×480": (640, 480), "3 MP (2048×1536)": (2048, 1536)}
@@ -67,11 +67,11 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
 
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory():
         rss_before = peak_rss_mb()
-        model = EfficientNetLite0Model(cache_dir=Path(cache))
+        model = EfficientNetLite0Model()
         start = time.perf_counter()
-        model.path()
+        model.onnx()
         convert_s = time.perf_counter() - start
         tagger = ImageNetTagger(model=model, threads=args.threads)
         start = time.perf_counter()
@@ -82,7 +82,7 @@ def main() -> None:
         adult.load()
         adult_load_s = time.perf_counter() - start
         rss_loaded = peak_rss_mb()
-        people = PeopleFinder(faces=DlibFaceDetector(models=DlibModels(threads=args.threads)))
+        people = PeopleFinder(faces=make_local_detector(DlibModels(threads=args.threads)))
         analyzer = LocalImageAnalyzer(tagger=tagger, adult=adult, people=people)
 
         table = Table(title=f"generalclassification, local backend (median / p90 ms of {args.repeat}, "

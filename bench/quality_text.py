@@ -29,7 +29,7 @@ import PIL.ImageFont
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench"]
 
-from bench.eval.fetch import EVAL_DIR, fetch  # noqa: E402
+from bench.eval.fetch import fetch  # noqa: E402
 from pipeline.images import Image, decode_image  # noqa: E402
 
 try:
@@ -236,7 +236,7 @@ def _local_readers() -> tuple[Reader, Reader]:
     from classifiers.generalclassification import make_local_analyzer
 
     reader = RapidTextReader()
-    analyzer = make_local_analyzer(cache_dir=EVAL_DIR / "cache" / "models")
+    analyzer = make_local_analyzer()
     return reader.read, analyzer.analyze
 
 

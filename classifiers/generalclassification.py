@@ -3,7 +3,6 @@ metadata of the job's image, in the shape of Azure Computer Vision analyze v3.2.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from classifiers.backends.protocols import FaceDetector, ImageAnalyzer
@@ -30,9 +29,9 @@ class GeneralClassifier:
         return {**self._analyzer.analyze(image), "backend": self._analyzer.backend}
 
 
-def make_local_analyzer(*, cache_dir: Path, threads: int = 2, faces: FaceDetector | None = None) -> ImageAnalyzer:
-    """EfficientNet-Lite0 + open_nsfw + pixel statistics + the local face detector (facedetection's own
-    backend class, run here again: steps know nothing of each other); the converted model is cached in cache_dir."""
+def make_local_analyzer(*, threads: int = 2, faces: FaceDetector | None = None) -> ImageAnalyzer:
+    """EfficientNet-Lite0 (converted in memory) + open_nsfw + pixel statistics + the local face detector
+    (facedetection's own backend class, run here again: steps know nothing of each other); nothing is written."""
     from classifiers.backends.local.adult import AdultScorer
     from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
     from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
@@ -40,11 +39,12 @@ def make_local_analyzer(*, cache_dir: Path, threads: int = 2, faces: FaceDetecto
     from classifiers.backends.local.people import PeopleFinder
 
     if faces is None:
-        from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+        from classifiers.backends.local.dlib_faces import DlibModels
+        from classifiers.backends.local.yunet_faces import make_local_detector
 
-        faces = DlibFaceDetector(models=DlibModels(threads=threads))
+        faces = make_local_detector(DlibModels(threads=threads))
     return LocalImageAnalyzer(
-        tagger=ImageNetTagger(model=EfficientNetLite0Model(cache_dir=cache_dir), threads=threads),
+        tagger=ImageNetTagger(model=EfficientNetLite0Model(), threads=threads),
         adult=AdultScorer(threads=threads),
         people=PeopleFinder(faces=faces),
     )
@@ -58,4 +58,4 @@ def build(services: Services) -> GeneralClassifier:
 
             return GeneralClassifier(analyzer=make_image_analyzer(services))
         case "local":
-            return GeneralClassifier(analyzer=make_local_analyzer(cache_dir=services.settings.data_dir / "models"))
+            return GeneralClassifier(analyzer=make_local_analyzer())
