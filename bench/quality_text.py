@@ -32,16 +32,7 @@ sys.path = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _R
 from bench.eval.fetch import fetch  # noqa: E402
 from pipeline.images import Image, decode_image  # noqa: E402
 
-try:
-    from bench.quality_rows import Row
-except ImportError:  # until the faces branch's bench/quality_rows.py is merged
-    @dataclass
-    class Row:  # type: ignore[no-redef]
-        image_class: str
-        metric: str
-        value: float
-        target: str
-        n: int
+from bench.quality_rows import Row  # noqa: E402
 
 __all__ = ["EVAL_FILE", "Row", "cer", "load_entries", "measure", "render"]
 
