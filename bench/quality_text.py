@@ -30,9 +30,8 @@ _ROOT = Path(__file__).resolve().parents[1]
 sys.path = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench"]
 
 from bench.eval.fetch import fetch  # noqa: E402
-from pipeline.images import Image, decode_image  # noqa: E402
-
 from bench.quality_rows import Row  # noqa: E402
+from pipeline.images import Image, decode_image  # noqa: E402
 
 __all__ = ["EVAL_FILE", "Row", "cer", "load_entries", "measure", "render"]
 
