@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
-import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -49,9 +48,8 @@ def main() -> None:
 
     job = parse_job({"job_definition": {"id": "bench", "input": {"image_url": "bench.jpg"},
                                         "processing_pipeline": ["facedetection"]}})
-    cache = Path(tempfile.mkdtemp()) / "models"
-    analyzer = make_local_analyzer(cache_dir=cache)
-    tagger = ImageNetTagger(model=EfficientNetLite0Model(cache_dir=cache))
+    analyzer = make_local_analyzer()
+    tagger = ImageNetTagger(model=EfficientNetLite0Model())
     reader = RapidTextReader()
     models = DlibModels()
     detector, printer = DlibFaceDetector(models=models), DlibFacePrinter(models=models)

@@ -7,6 +7,7 @@ The Bicep app settings and ``local.settings.sample.json`` are checked against th
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,11 +82,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds to connect and read an image URL"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
             local_only=True),
-    Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded database and model caches",
-            local_only=True),
+    Setting("IMAGINEM_DATA_DIR", "", "folder for the embedded SQLite database and the demo's samples; "
+            "default <temp dir>/imaginem-<uid>, never next to the code (read-only on Azure)", local_only=True),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def default_data_dir() -> Path:
+    """A writable folder of this user's under the temp dir: on Azure only the temp dir is writable."""
+    return Path(tempfile.gettempdir()) / f"imaginem-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
 def _backend(value: str, name: str) -> Backend:
@@ -126,7 +132,7 @@ class Settings:
     image_max_pixels: int = 50_000_000
     image_fetch_timeout: float = 20.0
     allow_local_paths: bool = False
-    data_dir: Path = Path(".imaginem")
+    data_dir: Path = field(default_factory=default_data_dir)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -164,7 +170,7 @@ class Settings:
             image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
             image_fetch_timeout=_number(env, "IMAGE_FETCH_TIMEOUT", float),
             allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
-            data_dir=Path(get("IMAGINEM_DATA_DIR")),
+            data_dir=Path(get("IMAGINEM_DATA_DIR")) if get("IMAGINEM_DATA_DIR") else default_data_dir(),
         )
 
     def backend_for(self, classifier: str) -> Literal["local", "azure"]:
