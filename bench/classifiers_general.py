@@ -68,7 +68,7 @@ def main() -> None:
         rss_before = peak_rss_mb()
         model = EfficientNetLite0Model()
         start = time.perf_counter()
-        model.onnx_bytes()
+        model.onnx()
         convert_s = time.perf_counter() - start
         tagger = ImageNetTagger(model=model, threads=args.threads)
         start = time.perf_counter()

@@ -1,11 +1,13 @@
 """facedetection: the faces in the job's image, with their rectangles and landmarks, in the shape
-of the Azure Face API's detect response (``faces`` [{faceId, faceRectangle, faceLandmarks, confidence}])."""
+of the Azure Face API's detect response (``faces`` [{faceId, faceRectangle, faceLandmarks, confidence}]).
+At most ``MAX_FACES_PER_IMAGE`` faces are kept (the most confident first); ``faces_capped`` says when."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from classifiers.backends.protocols import FaceDetector
+from classifiers.face_limits import cap
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -20,23 +22,28 @@ class FaceDetectionClassifier:
     name = NAME
     needs_image = True
 
-    def __init__(self, *, detector: FaceDetector) -> None:
+    def __init__(self, *, detector: FaceDetector, max_faces: int = 100) -> None:
         self._detector = detector
+        self._max_faces = max_faces
 
     def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
         if image is None:
             raise ClassifierError(f"{NAME} needs the job's image")
-        return {"faces": self._detector.detect(image, job), "backend": self._detector.backend}
+        faces, capped = cap(self._detector.detect(image, job), self._max_faces)
+        return {"faces": faces, "backend": self._detector.backend, **capped}
 
 
 def build(services: Services) -> FaceDetectionClassifier:
-    """dlib's HOG detector, or the Face service when FACE_ENDPOINT and FACE_API_KEY are set."""
+    """YuNet checked by dlib's CNN (HOG without yuface), or the Face service with FACE_ENDPOINT and key."""
     match services.settings.backend_for(NAME):
         case "azure":
             from classifiers.backends.azure import make_face_detector
 
-            return FaceDetectionClassifier(detector=make_face_detector(services))
+            return FaceDetectionClassifier(detector=make_face_detector(services),
+                                           max_faces=services.settings.max_faces_per_image)
         case "local":
-            from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+            from classifiers.backends.local.dlib_faces import DlibModels
+            from classifiers.backends.local.yunet_faces import make_local_detector
 
-            return FaceDetectionClassifier(detector=DlibFaceDetector(models=DlibModels()))
+            return FaceDetectionClassifier(detector=make_local_detector(DlibModels()),
+                                           max_faces=services.settings.max_faces_per_image)

@@ -1,6 +1,7 @@
 """faceprint: a print of every face facedetection found, to match faces across jobs:
 ``faces`` [{faceId, faceRectangle, print}], the print a 128-d embedding (local) or a Face
-service faceId (azure). No faces gives ``faces: []``."""
+service faceId (azure). No faces gives ``faces: []``. At most ``MAX_FACES_PER_IMAGE`` faces, printed
+``FACE_BATCH`` at a time; ``faces_capped`` says when the cap cut."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from classifiers.backends.protocols import FacePrinter
+from classifiers.face_limits import FACE_BATCH, batches, cap
 from pipeline.errors import ClassifierError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -23,8 +25,9 @@ class FacePrintClassifier:
     name = NAME
     needs_image = True
 
-    def __init__(self, *, printer: FacePrinter) -> None:
+    def __init__(self, *, printer: FacePrinter, max_faces: int = 100) -> None:
         self._printer = printer
+        self._max_faces = max_faces
 
     def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
         detected = job.job_output.get(_NEEDS)
@@ -32,7 +35,19 @@ class FacePrintClassifier:
             raise MissingDependencyError(NAME, _NEEDS)
         if image is None:
             raise ClassifierError(f"{NAME} needs the job's image")
-        return {"faces": self._printer.prints(image, detected["faces"], job), "backend": self._printer.backend}
+        faces, capped = cap(detected["faces"], self._max_faces)
+        if len(faces) > FACE_BATCH:
+            faces = _with_ids(faces, job)
+        printed = [p for batch in batches(faces) for p in self._printer.prints(image, batch, job)]
+        return {"faces": printed, "backend": self._printer.backend, **capped}
+
+
+def _with_ids(faces: list[Any], job: Job) -> list[Any]:
+    """Faces without a faceId get the one their position would give, as one batch would have named them."""
+    from classifiers.backends.local.dlib_faces import face_id
+
+    return [face if not isinstance(face, Mapping) or (isinstance(face.get("faceId"), str) and face["faceId"])
+            else {**face, "faceId": face_id(job.id, i)} for i, face in enumerate(faces)]
 
 
 def build(services: Services) -> FacePrintClassifier:
@@ -41,8 +56,10 @@ def build(services: Services) -> FacePrintClassifier:
         case "azure":
             from classifiers.backends.azure import make_face_printer
 
-            return FacePrintClassifier(printer=make_face_printer(services))
+            return FacePrintClassifier(printer=make_face_printer(services),
+                                       max_faces=services.settings.max_faces_per_image)
         case "local":
             from classifiers.backends.local.dlib_faces import DlibFacePrinter, DlibModels
 
-            return FacePrintClassifier(printer=DlibFacePrinter(models=DlibModels()))
+            return FacePrintClassifier(printer=DlibFacePrinter(models=DlibModels()),
+                                       max_faces=services.settings.max_faces_per_image)

@@ -30,7 +30,7 @@ class GeneralClassifier:
 
 
 def make_local_analyzer(*, threads: int = 2) -> ImageAnalyzer:
-    """EfficientNet-Lite0 + open_nsfw + pixel statistics; the model is converted in memory, nothing is written."""
+    """EfficientNet-Lite0 (converted in memory) + open_nsfw + pixel statistics; nothing is written."""
     from classifiers.backends.local.adult import AdultScorer
     from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
     from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer

@@ -2,12 +2,16 @@
 
     ImaginemError
     ├── JobFormatError          the message is not a job: retried by the host, then poisoned
+    │   └── JobConflictError         it names a job that exists with another definition
     ├── ClassifierError         one classifier failed for good: recorded, the job moves on
     │   ├── MissingDependencyError   an output this classifier needs is not in job_output
+    │   │   └── DependencyFailedError    ... because that classifier failed (its reason attached)
+    │   ├── LinkedContentError       linked content that is missing or not this job's own
     │   └── ImageError               the job's image could not be used
     │       ├── ImageFetchError          unreachable, 404, timeout, refused URL
     │       ├── ImageTooLargeError       too many bytes or pixels
-    │       └── NotAnImageError          the bytes do not decode as an image
+    │       ├── NotAnImageError          the bytes do not decode as an image
+    │       └── ImageUnavailableError    an earlier step of the job already failed to get it
     ├── RetryableError          transient (storage, SQL or a service down): retried, then poisoned
     └── ConfigurationError      a setting is missing or wrong
 """
@@ -17,11 +21,15 @@ from __future__ import annotations
 __all__ = [
     "ClassifierError",
     "ConfigurationError",
+    "DependencyFailedError",
     "ImageError",
     "ImageFetchError",
     "ImageTooLargeError",
+    "ImageUnavailableError",
     "ImaginemError",
+    "JobConflictError",
     "JobFormatError",
+    "LinkedContentError",
     "MissingDependencyError",
     "NotAnImageError",
     "RetryableError",
@@ -34,6 +42,10 @@ class ImaginemError(Exception):
 
 class JobFormatError(ImaginemError, ValueError):
     """A queue message that cannot be read as a job; the text names the field and the problem."""
+
+
+class JobConflictError(JobFormatError):
+    """The message names a job (batch and id) already recorded with another definition."""
 
 
 class ClassifierError(ImaginemError):
@@ -52,6 +64,20 @@ class MissingDependencyError(ClassifierError):
         self.needs = needs
 
 
+class DependencyFailedError(MissingDependencyError):
+    """The classifier this one depends on ran earlier in the pipeline and failed."""
+
+    def __init__(self, classifier: str, needs: str, reason: str) -> None:
+        ClassifierError.__init__(self, f"{classifier} needs the output of {needs}, which failed: {reason}")
+        self.classifier = classifier
+        self.needs = needs
+        self.reason = reason
+
+
+class LinkedContentError(ClassifierError):
+    """A ``linked_content`` URL that is missing, unreadable, or not under this job's own blobs."""
+
+
 class ImageError(ClassifierError):
     """The job's image could not be fetched or decoded."""
 
@@ -66,6 +92,10 @@ class ImageTooLargeError(ImageError):
 
 class NotAnImageError(ImageError):
     """The bytes are not an image format that can be decoded."""
+
+
+class ImageUnavailableError(ImageError):
+    """An earlier step of this job failed to fetch or decode the image; it is not fetched again."""
 
 
 class RetryableError(ImaginemError):

@@ -27,13 +27,25 @@ class Lazy(Generic[T]):
         self._build = build
         self._value: T | None = None
         self._lock = threading.Lock()
+        self._configure: list[Callable[[T], None]] = []
 
     def get(self) -> T:
         if self._value is None:
             with self._lock:
                 if self._value is None:
-                    self._value = self._build()
+                    value = self._build()
+                    for configure in self._configure:
+                        configure(value)
+                    self._value = value
         return self._value
+
+    def then(self, configure: Callable[[T], None]) -> None:
+        """Call ``configure`` with the value once it is built (at once if it already is)."""
+        with self._lock:
+            if self._value is None:
+                self._configure.append(configure)
+                return
+        configure(self._value)
 
 
 def step_runner(settings: Settings | None = None, queue_config: QueueConfig | None = None) -> Lazy[StepRunner]:
@@ -53,6 +65,7 @@ def classifier_blueprint(
     """A blueprint with one function, triggered by the queue ``name``, running ``build(services)``'s classifier."""
     blueprint = func.Blueprint()
     classifier = Lazy(lambda: build(runner.get().services))
+    runner.then(lambda r: r.serve(name))  # a pipeline may name this queue: somebody serves it
 
     @blueprint.function_name(name)
     @blueprint.queue_trigger(arg_name="msg", queue_name=name, connection=STORAGE_CONNECTION)

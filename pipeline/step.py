@@ -8,30 +8,44 @@ At-least-once delivery: the step's result, its output and the next queue's
 and a message whose step is already recorded as done is acknowledged without running again.
 A redelivery (dequeue count above 1) of a done step whose successor has not started yet is
 sent on again, because the first copy may never have left (a crash between merge and send).
+
+One job, one definition: the first step claims the entity with the job's fingerprint, and a
+message naming the same batch and id with another definition is refused without writing into
+that entity. The first failure to get the image is recorded once (``image_error``); later image
+steps of the job fail at once with that reason instead of fetching again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from enum import StrEnum
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-
 from pipeline.classifier import Classifier
-from pipeline.errors import ImageFetchError, ImageTooLargeError, JobFormatError, RetryableError
+from pipeline.errors import (
+    DependencyFailedError,
+    ImageError,
+    ImageUnavailableError,
+    JobConflictError,
+    JobFormatError,
+    MissingDependencyError,
+    RetryableError,
+)
 from pipeline.images import Image, ImageFetcher
-from pipeline.job import Job, parse_job
+from pipeline.job import Job, identify, parse_job
 from pipeline.linked import LinkedContent, fits_queue, fits_table_property, is_link
-from pipeline.logs import PIPELINELOGS, PipelineLog, step_state
+from pipeline.logs import FINGERPRINT, IMAGE_ERROR, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
-from pipeline.storage import Storage
+from pipeline.untrusted import one_line
 
-__all__ = ["Outcome", "StepRunner", "blob_image_reader", "describe_exception"]
+__all__ = ["Outcome", "StepRunner", "describe_exception"]
 
 _log = logging.getLogger(__name__)
+
+_LINK_WORTH = 300
+"""Outputs whose JSON is shorter than this are not moved to a blob: the link would be about as long."""
 
 
 class Outcome(StrEnum):
@@ -74,25 +88,34 @@ class StepRunner:
         fetcher: ImageFetcher | None = None,
         log: PipelineLog | None = None,
         linked: LinkedContent | None = None,
+        served_queues: Container[str] = frozenset(),
     ) -> None:
+        """``served_queues``: queues this app serves besides the classifiers of dependencies.json and
+        ``EXTERNAL_QUEUES`` (each ``classifier_blueprint`` adds its own); a pipeline naming any other
+        queue is rejected."""
         settings = services.settings
         self.services = services
         self._storage = services.storage
         self._max_dequeue_count = max_dequeue_count
-        self._fetcher = fetcher or ImageFetcher(
-            max_bytes=settings.image_max_bytes,
-            max_pixels=settings.image_max_pixels,
-            timeout=settings.image_fetch_timeout,
-            allow_local_paths=settings.allow_local_paths,
-            blob_reader=blob_image_reader(services.storage),
-        )
+        self._fetcher = fetcher or ImageFetcher.from_settings(settings, services.storage)
         self._log = log or PipelineLog(services.storage.table(PIPELINELOGS))
         self._linked = linked or LinkedContent(services.storage)
+        self._queues = {*services.dependencies.classifiers, *settings.external_queues}
+        self._served = served_queues
+
+    def serve(self, queue: str) -> None:
+        """Say that this app serves ``queue`` (a trigger of the app listens on it)."""
+        self._queues.add(queue)
+
+    def knows_queue(self, name: str) -> bool:
+        """Whether somebody serves the queue: a classifier, an external queue or one of this app's."""
+        return name in self._queues or name in self._served
 
     def parse(self, body: bytes | str) -> Job:
         settings = self.services.settings
         return parse_job(body, default_pipeline=settings.pipeline_definition,
-                         resolve=self.services.dependencies.resolve)
+                         resolve=self.services.dependencies.resolve, known_queue=self.knows_queue,
+                         max_steps=settings.max_pipeline_steps)
 
     def run(self, body: bytes | str, *, queue: str, classifier: Classifier, dequeue_count: int = 1) -> Outcome:
         """Process one message from ``queue``. Raises only for messages the host must retry or poison."""
@@ -105,22 +128,33 @@ class StepRunner:
                 )
         except JobFormatError as e:
             _log.error("%s: rejected message (attempt %d of %d): %s",
-                       queue, dequeue_count, self._max_dequeue_count, e)
+                       queue, dequeue_count, self._max_dequeue_count, one_line(e))
             if dequeue_count >= self._max_dequeue_count:
                 self._record_rejection(body, queue, e)
             raise
 
-        entity = self._log.read(job.batch_id, job.id) or {}
+        entity = self._log.claim(job.batch_id, job.id, job.fingerprint)
+        if entity.get(FINGERPRINT) != job.fingerprint:
+            _log.error("%s: refused a message naming job %s of batch %s, which is recorded with another "
+                       "definition (attempt %d of %d)", queue, one_line(job.id), one_line(job.batch_id),
+                       dequeue_count, self._max_dequeue_count)
+            raise JobConflictError(
+                f"job {job.id!r} of batch {job.batch_id!r} is already recorded with another definition "
+                f"(fingerprint {str(entity.get(FINGERPRINT))[:12]}…, this message {job.fingerprint[:12]}…): "
+                "refused; give the new job an id of its own"
+            )
         step = job.processing_step
         if _done(job, entity):
             return self._redelivered(job, entity, classifier.name, dequeue_count)
 
+        extra: dict[str, Any] = {}
         try:
-            output = self._classify(job, classifier)
+            image = self._image(job, classifier, entity, extra)
+            output = self._classify(job, classifier, image)
         except RetryableError as e:
             final = dequeue_count >= self._max_dequeue_count
-            _log.warning("%s: job %s attempt %d of %d: %s", queue, job.id, dequeue_count,
-                         self._max_dequeue_count, e)
+            _log.warning("%s: job %s attempt %d of %d: %s", queue, one_line(job.id), dequeue_count,
+                         self._max_dequeue_count, one_line(e))
             self._log.merge(job.batch_id, job.id, {
                 "image_url": job.image_url,
                 queue: step_state(step, "failed" if final else "processing"),
@@ -129,27 +163,45 @@ class StepRunner:
             })
             raise
         except Exception as e:  # a classifier's failure is recorded and the job moves on
-            _log.warning("%s: job %s failed: %s", queue, job.id, describe_exception(e))
-            self._finish(job, entity, classifier.name, None, describe_exception(e))
+            if isinstance(e, MissingDependencyError):
+                e = _explained(e, job, entity)
+            _log.warning("%s: job %s failed: %s", queue, one_line(job.id), one_line(describe_exception(e)))
+            self._finish(job, entity, classifier.name, None, describe_exception(e), extra)
             return Outcome.FAILED
-        self._finish(job, entity, classifier.name, output, None)
+        self._finish(job, entity, classifier.name, output, None, extra)
         return Outcome.SUCCESS
 
-    def _classify(self, job: Job, classifier: Classifier) -> dict[str, Any]:
-        expanded = job.with_outputs(self._linked.expand_outputs(job.job_output))
-        image: Image | None = self._fetcher.fetch(job.image_url) if classifier.needs_image else None
+    def _image(self, job: Job, classifier: Classifier, entity: Mapping[str, Any],
+               extra: dict[str, Any]) -> Image | None:
+        """The decoded image for a classifier that needs it; the first failure is kept in ``extra``."""
+        if not classifier.needs_image:
+            return None
+        earlier = entity.get(IMAGE_ERROR)
+        if earlier:
+            raise ImageUnavailableError(f"an earlier step could not get the image, not fetched again: {earlier}")
+        try:
+            return self._fetcher.fetch(job.image_url, batch_id=job.batch_id)
+        except ImageError as e:
+            extra[IMAGE_ERROR] = describe_exception(e)
+            raise
+
+    def _classify(self, job: Job, classifier: Classifier, image: Image | None) -> dict[str, Any]:
+        expanded = job.with_outputs(self._linked.expand_outputs(job.job_output, batch_id=job.batch_id,
+                                                                job_id=job.id))
         output = classifier(expanded, image)
         if not isinstance(output, dict):
             raise TypeError(f"{classifier.name} returned {type(output).__name__}, not a dict")
         return output
 
     def _finish(
-        self, job: Job, entity: Mapping[str, Any], name: str, output: dict[str, Any] | None, error: str | None
+        self, job: Job, entity: Mapping[str, Any], name: str, output: dict[str, Any] | None, error: str | None,
+        extra: Mapping[str, Any],
     ) -> None:
         step = job.processing_step
         record: dict[str, Any] = {
             "image_url": job.image_url,
             job.queue: step_state(step, "failed" if error else "success"),
+            **extra,
         }
         if error is not None:
             record[f"{name}_exception"] = error
@@ -157,7 +209,7 @@ class StepRunner:
             stored: Any = output
             text = json.dumps(output, ensure_ascii=False)
             if not fits_table_property(text):
-                stored = self._linked.link(job.id, name, output)
+                stored = self._linked.link(job.batch_id, job.id, name, output)
                 text = json.dumps(stored)
             record[f"{name}_output"] = text
             job = job.with_output(name, stored)
@@ -166,24 +218,31 @@ class StepRunner:
         if next_queue is None:
             final = job.to_json()
             if not fits_table_property(final):
-                final = json.dumps(self._linked.link(job.id, "job_output", job.to_dict()))
+                final = json.dumps(self._linked.link(job.batch_id, job.id, "job_output", job.to_dict()))
             record["job_output"] = final
             self._log.merge(job.batch_id, job.id, record)
-            _log.info("%s: job %s finished (%s)", job.queue, job.id, record[job.queue])
+            _log.info("%s: job %s finished (%s)", job.queue, one_line(job.id), record[job.queue])
             return
+        try:
+            message = self._fit_queue(job.advanced())
+        except JobFormatError as e:  # nothing can carry it on: say so in its entity, then let it be poisoned
+            record[job.queue] = step_state(step, "failed")
+            record[f"{name}_exception"] = describe_exception(e)
+            self._log.merge(job.batch_id, job.id, record)
+            raise
         if not str(entity.get(next_queue, "")).startswith(f"step {step + 1}:"):
             record[next_queue] = step_state(step + 1, "processing")
-        message = self._fit_queue(job.advanced())
         self._log.merge(job.batch_id, job.id, record)
         self._storage.queue(next_queue).send_message(message)
-        _log.info("%s: job %s %s, sent to %s", job.queue, job.id, record[job.queue], next_queue)
+        _log.info("%s: job %s %s, sent to %s", job.queue, one_line(job.id), record[job.queue], next_queue)
 
     def _redelivered(self, job: Job, entity: Mapping[str, Any], name: str, dequeue_count: int) -> Outcome:
         next_queue = job.next_queue
         started = next_queue is not None and entity.get(next_queue) != step_state(job.processing_step + 1,
                                                                                   "processing")
         if next_queue is None or started or dequeue_count <= 1:
-            _log.info("%s: job %s step %d already done; acknowledged", job.queue, job.id, job.processing_step)
+            _log.info("%s: job %s step %d already done; acknowledged", job.queue, one_line(job.id),
+                      job.processing_step)
             return Outcome.ALREADY_DONE
         # The earlier attempt recorded its result but may have died before sending: send it again.
         stored = entity.get(f"{name}_output")
@@ -191,46 +250,50 @@ class StepRunner:
             job = job.with_output(name, json.loads(stored))
         self._storage.queue(next_queue).send_message(self._fit_queue(job.advanced()))
         _log.warning("%s: job %s redelivered after its step was recorded; sent on to %s again",
-                     job.queue, job.id, next_queue)
+                     job.queue, one_line(job.id), next_queue)
         return Outcome.RESENT
 
     def _fit_queue(self, job: Job) -> str:
         """The message text, with the largest outputs moved to blobs until it fits a queue message."""
         message = job.to_json()
         while not fits_queue(message):
-            candidates = [(len(json.dumps(v)), k) for k, v in job.job_output.items() if not is_link(v)]
+            candidates = [(size, k) for k, v in job.job_output.items()
+                          if not is_link(v) and (size := len(json.dumps(v))) >= _LINK_WORTH]
             if not candidates:
-                raise JobFormatError(f"job {job.id} is too large for a queue message even with linked content")
+                raise JobFormatError(
+                    f"job {job.id!r} is too large for a queue message even with linked content "
+                    f"({len(message.encode('utf-8', 'surrogatepass'))} bytes)"
+                )
             _, largest = max(candidates)
-            job = job.with_output(largest, self._linked.link(job.id, largest, job.job_output[largest]))
+            job = job.with_output(largest, self._linked.link(job.batch_id, job.id, largest, job.job_output[largest]))
             message = job.to_json()
         return message
 
     def _record_rejection(self, body: bytes | str, queue: str, error: JobFormatError) -> None:
-        """Best effort: when the message names its job, say in pipelinelogs why it was poisoned."""
+        """Best effort: when the message names its job, say in pipelinelogs why it was poisoned,
+        unless that entity belongs to a job with another definition (then only the host log says it)."""
         try:
-            message = json.loads(body) if isinstance(body, (str, bytes)) else None
-            definition = message.get("job_definition") if isinstance(message, dict) else None
-            if not isinstance(definition, dict):
+            named = identify(body)
+            if named is None:
                 return
-            job_id, batch_id = definition.get("id"), definition.get("batch_id", "default")
-            step = definition.get("processing_step", 0)
-            if isinstance(job_id, str) and isinstance(batch_id, str) and job_id and batch_id:
-                self._log.merge(batch_id, job_id, {
-                    queue: step_state(step if isinstance(step, int) else 0, "failed"),
-                    f"{queue}_exception": describe_exception(error) + f" (moved to {queue}-poison)",
-                })
+            entity = self._log.read(named.batch_id, named.job_id) or {}
+            if entity.get(FINGERPRINT) not in (None, "", named.fingerprint):
+                _log.error("%s: the rejected message names job %s of batch %s, which is recorded with another "
+                           "definition: not written into its entity", queue, one_line(named.job_id),
+                           one_line(named.batch_id))
+                return
+            record = {f"{queue}_exception": describe_exception(error) + f" (moved to {queue}-poison)"}
+            if entity.get(queue) != step_state(named.step, "success"):
+                record[queue] = step_state(named.step, "failed")
+            self._log.merge(named.batch_id, named.job_id, record)
         except Exception:  # the message is already broken; the poison queue and the log keep it
             _log.debug("could not record the rejection of a message on %s", queue, exc_info=True)
 
 
-def blob_image_reader(storage: Storage) -> Any:
-    def read(url: str, max_bytes: int) -> bytes | None:
-        try:
-            return storage.read_blob_url(url, max_bytes)
-        except ResourceNotFoundError:
-            raise ImageFetchError(f"blob {url} does not exist") from None
-        except ValueError as e:
-            raise ImageTooLargeError(str(e)) from None
-
-    return read
+def _explained(error: MissingDependencyError, job: Job, entity: Mapping[str, Any]) -> MissingDependencyError:
+    """A missing output whose classifier ran earlier in this job and failed: say so, with its reason."""
+    reason = entity.get(f"{error.needs}_exception")
+    earlier = job.processing_pipeline[: job.processing_step]
+    if type(error) is MissingDependencyError and reason and error.needs in earlier:
+        return DependencyFailedError(error.classifier, error.needs, str(reason))
+    return error

@@ -41,7 +41,7 @@ def test_each_face_becomes_a_png_blob_with_a_deterministic_name(services: Servic
     output = classifier(services, unique)(job, decode_image(picture()))
 
     urls = output["facesUrls"]
-    assert [u.rsplit("/", 2)[-2:] for u in urls] == [["job-1", "face-000.png"], ["job-1", "face-001.png"]]
+    assert [u.rsplit("/", 3)[-3:] for u in urls] == [["b1", "job-1", "face-000.png"], ["b1", "job-1", "face-001.png"]]
     first = PIL.Image.open(io.BytesIO(services.storage.read_blob_url(urls[0], 10**6) or b""))
     assert first.size == (50, 60) and first.getpixel((25, 30)) == (255, 0, 0)
     second = PIL.Image.open(io.BytesIO(services.storage.read_blob_url(urls[1], 10**6) or b""))
@@ -62,3 +62,20 @@ def test_missing_or_broken_facedetection_output_is_a_clear_error(services: Servi
     job = parse_job(job_message("job-4", ["facecrop"], output=faces((500, 500, 10, 10))))
     with pytest.raises(ClassifierError, match="outside the 200x100 image"):
         classifier(services, unique)(job, decode_image(picture()))
+
+
+def test_forged_faces_past_the_cap_are_not_cropped_and_the_cap_is_recorded(services: Services, unique: str) -> None:
+    crop = facecrop.FaceCropClassifier(storage=services.storage, container=f"faces{unique}", max_faces=5)
+    job = parse_job(job_message("job-5", ["facecrop"], batch_id=f"b{unique}",
+                                output=faces(*[(i, 0, 10, 10) for i in range(40)])))
+    output = crop(job, decode_image(picture()))
+    assert len(output["facesUrls"]) == 5 and output["faces_capped"] == {"limit": 5, "found": 40}
+    written = [b.name for b in services.storage.container(f"faces{unique}").list_blobs()]
+    assert sorted(written) == [f"b{unique}/job-5/face-{i:03d}.png" for i in range(5)]
+
+
+def test_the_same_job_id_in_two_batches_gets_two_sets_of_crops(services: Services, unique: str) -> None:
+    crop = classifier(services, unique)
+    urls = [crop(parse_job(job_message("same", ["facecrop"], batch_id=batch, output=faces((10, 20, 50, 60)))),
+                 decode_image(picture()))["facesUrls"][0] for batch in ("a", "b")]
+    assert urls[0] != urls[1] and urls[0].endswith("/a/same/face-000.png") and urls[1].endswith("/b/same/face-000.png")

@@ -26,7 +26,7 @@ from tests.pipeline.helpers import job_message
 
 pytestmark = pytest.mark.models
 
-SAME_PERSON = 0.6  # dlib's own threshold for its descriptor, FACE_MATCH_THRESHOLD's default
+SAME_PERSON = 0.5  # FACE_MATCH_THRESHOLD's default, chosen from bench/quality_faces.py --distances
 
 
 def make_job(output: dict[str, Any] | None = None, job_id: str = "job-print") -> Job:
@@ -173,3 +173,21 @@ def test_build_chooses_dlib_without_face_keys_and_azure_needs_them() -> None:
     assert isinstance(built._printer, DlibFacePrinter)
     with pytest.raises(ConfigurationError, match="FACE_ENDPOINT"):
         faceprint.build(services_with(faceprint="azure"))
+
+
+def test_forged_faces_are_capped_and_printed_in_batches(models: DlibModels) -> None:
+    class Counting(DlibFacePrinter):
+        sizes: list[int] = []
+
+        def prints(self, image: Image, faces: Any, job: Job) -> list[dict[str, Any]]:
+            self.sizes.append(len(faces))
+            return super().prints(image, faces, job)
+
+    counting = Counting(models=models)
+    classifier = faceprint.FacePrintClassifier(printer=counting, max_faces=40)
+    image = photo("astronaut")
+    forged = [{"faceRectangle": {"left": i, "top": i, "width": 60, "height": 60}} for i in range(1000)]
+    output = classifier(make_job({"facedetection": {"faces": forged}}), image)
+    assert len(output["faces"]) == 40 and output["faces_capped"] == {"limit": 40, "found": 1000}
+    assert max(counting.sizes) <= 16 and sum(counting.sizes) == 40
+    assert len({face["faceId"] for face in output["faces"]}) == 40  # ids stay unique across batches

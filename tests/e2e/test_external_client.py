@@ -28,7 +28,7 @@ pytestmark = pytest.mark.azurite
 def test_a_job_from_the_plain_sdk_ends_with_the_contract_entity_and_a_sql_row(services: Services, unique: str) -> None:
     buffer = io.BytesIO()
     PIL.Image.new("RGB", (120, 90), (10, 200, 10)).save(buffer, format="JPEG")
-    image_url = services.storage.upload_blob("inputimages", f"{unique}/photo.jpg", buffer.getvalue(),
+    image_url = services.storage.upload_blob("inputimages", f"external-{unique}/photo.jpg", buffer.getvalue(),
                                              content_type="image/jpeg")
     detection = {"faces": [{"faceId": "f-0", "faceRectangle": {"left": 10, "top": 10, "width": 40, "height": 50},
                             "confidence": 0.9}]}
@@ -68,9 +68,9 @@ def test_a_job_from_the_plain_sdk_ends_with_the_contract_entity_and_a_sql_row(se
     final = json.loads(entity.pop("job_output"))
     crop = json.loads(entity["facecrop_output"])
     assert set(entity) == {"PartitionKey", "RowKey", "image_url", "facecrop", "facecrop_output", "pipelineoutput",
-                           "pipelineoutput_output"}
+                           "pipelineoutput_output", "fingerprint"}
     assert entity["facecrop"] == "step 0: success" and entity["pipelineoutput"] == "step 1: success"
-    assert crop["facesUrls"][0].endswith(f"/faces/ext-{unique}/face-000.png")
+    assert crop["facesUrls"][0].endswith(f"/faces/external-{unique}/ext-{unique}/face-000.png")
     assert json.loads(entity["pipelineoutput_output"])["done"] is True
     assert final["job_output"]["facedetection"] == detection
 

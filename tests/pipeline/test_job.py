@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from pipeline.dependencies import Dependencies
 from pipeline.errors import JobFormatError
-from pipeline.job import DEFAULT_BATCH_ID, parse_job
+from pipeline.job import DEFAULT_BATCH_ID, MAX_NESTING, identify, parse_job
 from tests.pipeline.helpers import job_message
 
 queue_names = st.from_regex(r"[a-z][a-z0-9]{2,20}", fullmatch=True)
 keys = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/\\#?"),
-               min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip())
+               min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip() and s not in (".", ".."))
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
@@ -117,3 +117,69 @@ def test_pipeline_is_derived_from_classifiers_then_from_the_default() -> None:
     body["job_definition"]["input"]["image_classifiers"] = ["nope"]
     with pytest.raises(JobFormatError, match="unknown classifier"):
         parse_job(json.dumps(body), resolve=deps.resolve)
+
+
+def nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ('{"job_definition": {"id": "a", "id": "b", "input": {"image_url": "u"}, "processing_pipeline": ["ocr"]}}',
+         "has the key 'id' twice"),
+        (json.dumps(job_message("job-1", ["ocr"])) + ' {"more": 1}', "Extra data"),
+        (json.dumps({**job_message("job-1", ["ocr"]), "extra": nested(600)}), f"deeper than {MAX_NESTING} levels"),
+        (json.dumps(job_message(".", ["ocr"])), "job_definition.id '.' is not a usable name"),
+        (json.dumps(job_message("..", ["ocr"])), "job_definition.id '..' is not a usable name"),
+        (json.dumps(job_message("job-1", ["ocr"], batch_id="..")), "batch_id '..' is not a usable name"),
+        (json.dumps(job_message("job-1", ["ocr", "ocr-poison"])), r"processing_pipeline\[1\] 'ocr-poison' is a poison"),
+        (json.dumps(job_message("job-1", ["ocr"] * 51)), "has 51 steps; at most 50 \\(MAX_PIPELINE_STEPS\\)"),
+    ],
+)
+def test_messages_that_would_fail_later_are_rejected_at_parse_time(body: str, reason: str) -> None:
+    with pytest.raises(JobFormatError, match=reason):
+        parse_job(body)
+
+
+def test_a_pipeline_may_name_only_queues_somebody_serves() -> None:
+    body = json.dumps(job_message("job-1", ["ocr", "nobody", "pipelineoutput"]))
+    with pytest.raises(JobFormatError, match=r"processing_pipeline\[1\] 'nobody' is a queue nobody serves"):
+        parse_job(body, known_queue=lambda q: q in ("ocr", "pipelineoutput"))
+    assert parse_job(body, known_queue=lambda q: True).processing_pipeline[1] == "nobody"
+    assert len(parse_job(json.dumps(job_message("job-1", ["ocr"] * 80)), max_steps=80).processing_pipeline) == 80
+
+
+def test_an_integer_id_is_the_same_job_as_its_string_everywhere() -> None:
+    as_int, as_str = job_message(7, ["ocr"]), job_message("7", ["ocr"])  # type: ignore[arg-type]
+    job = parse_job(json.dumps(as_int))
+    assert job.id == "7" and job.to_dict()["job_definition"]["id"] == "7"  # passed on as the string
+    assert job.fingerprint == parse_job(json.dumps(as_str)).fingerprint
+    named = identify(json.dumps(as_int) + "garbage")
+    assert named is not None and (named.batch_id, named.job_id, named.fingerprint) == ("b1", "7", job.fingerprint)
+
+
+def test_the_fingerprint_is_the_definition_without_step_or_outputs() -> None:
+    base = parse_job(json.dumps(job_message("job-1", ["ocr", "pipelineoutput"])))
+    later = parse_job(json.dumps(job_message("job-1", ["ocr", "pipelineoutput"], step=1, output={"ocr": {}})))
+    assert later.fingerprint == base.fingerprint
+    for other in (job_message("job-1", ["ocr"]), job_message("job-1", ["ocr", "pipelineoutput"], image_url="x"),
+                  job_message("job-1", ["ocr", "pipelineoutput"], batch_id="b2"),
+                  job_message("job-1", ["ocr", "pipelineoutput"], extra={"x": 1})):
+        assert parse_job(json.dumps(other)).fingerprint != base.fingerprint
+    without_batch = job_message("job-1", ["ocr", "pipelineoutput"], batch_id="default")
+    del without_batch["job_definition"]["batch_id"]
+    defaulted = parse_job(json.dumps(without_batch))
+    assert parse_job(defaulted.advanced().to_json()).fingerprint == defaulted.fingerprint
+
+
+def test_identify_reads_what_a_broken_message_names_or_nothing() -> None:
+    raw = json.dumps(job_message("job-1", ["ocr"], batch_id="b9", step=0))
+    for body in (raw + "}}", base64.b64encode(raw.encode()).decode(), raw.replace('"id"', '"id": "job-1", "id"')):
+        named = identify(body)
+        assert named is not None and (named.batch_id, named.job_id) == ("b9", "job-1")
+    for body in ("not json", "[]", json.dumps(job_message("..", ["ocr"])), '{"job_definition": {"id": 1.5}}'):
+        assert identify(body) is None

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.classifier import Classifier
 from pipeline.errors import JobFormatError, RetryableError
+from pipeline.job import parse_job
 from pipeline.linked import QUEUE_MESSAGE_LIMIT, TABLE_PROPERTY_LIMIT
 from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
@@ -20,9 +21,19 @@ from tests.pipeline.helpers import drain, job_message, peek_count
 pytestmark = pytest.mark.azurite
 
 
+class QueuesOf:
+    """The queues of one test: every name ending in its unique suffix."""
+
+    def __init__(self, unique: str) -> None:
+        self.unique = unique
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.endswith(self.unique)
+
+
 @pytest.fixture
-def runner(services: Services) -> StepRunner:
-    return StepRunner(services=services, max_dequeue_count=3)
+def runner(services: Services, unique: str) -> StepRunner:
+    return StepRunner(services=services, max_dequeue_count=3, served_queues=QueuesOf(unique))
 
 
 def entity(services: Services, batch: str, job: str) -> dict[str, Any]:
@@ -52,6 +63,7 @@ def test_a_job_through_three_steps_leaves_exactly_the_contract_entity(
 
     stored = entity(services, f"batch{unique}", "job-1")
     final = json.loads(stored.pop("job_output"))
+    assert stored.pop("fingerprint") == parse_job(message).fingerprint
     assert stored == {
         "PartitionKey": f"batch{unique}",
         "RowKey": "job-1",
@@ -209,7 +221,8 @@ def test_a_dependency_output_is_what_the_next_classifier_sees(
 
     stored = entity(services, f"batch{unique}", "job-9")
     link = json.loads(stored[f"{names[0]}_output"])
-    assert set(link) == {"linked_content"} and link["linked_content"].endswith(f"largemessages/job-9/{names[0]}.json")
+    assert set(link) == {"linked_content"} and link["linked_content"].endswith(
+        f"largemessages/batch{unique}/job-9/{names[0]}.json")
     assert len(json.dumps(seen[0][names[0]])) == size  # expanded before the classifier ran
 
 

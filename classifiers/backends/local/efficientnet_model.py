@@ -1,6 +1,8 @@
-"""Where the EfficientNet-Lite0 ONNX model comes from: converted in memory, on load, from the
-registry package's PyTorch weights. Nothing is written to disk (the deployed package is read-only
-on Azure); the conversion takes about 0.4 s, next to 0.15 s for onnxruntime to load the graph."""
+"""Where the EfficientNet-Lite0 ONNX model comes from: converted in memory from the registry
+package's PyTorch weights when the model loads.
+
+No cache file: conversion takes about 0.4 s, and on Azure Functions the package is read-only
+and only the temp folder is writable, so writing next to the code (or anywhere) is avoided."""
 
 from __future__ import annotations
 
@@ -30,14 +32,14 @@ def packaged_weights() -> Path:
 
 
 class EfficientNetLite0Model:
-    """Gives the serialized ONNX model, converted from the weights in memory."""
+    """Gives the ONNX model as bytes, converted from the packaged weights (read-only, nothing written)."""
 
     name = "efficientnet-lite0"
 
     def __init__(self, *, weights: Path | None = None) -> None:
         self._weights = weights
 
-    def onnx_bytes(self) -> bytes:
+    def onnx(self) -> bytes:
         weights = self._weights or packaged_weights()
-        _log.info("converting %s to ONNX in memory", weights)
+        _log.debug("converting %s to ONNX in memory", weights)
         return bytes(build_efficientnet_lite0(read_state_dict(weights)).SerializeToString())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PRINT_DIMENSIONS", "FaceHit", "FaceIndex", "StoredFace"]
+__all__ = ["PRINT_DIMENSIONS", "FaceHit", "FaceIndex", "IndexArrays", "StoredFace"]
 
 PRINT_DIMENSIONS = 128
 _CHUNK_ROWS = 1 << 16  # 32 MiB of prints per chunk
@@ -55,6 +55,15 @@ class _Chunk:
         self.rects = np.zeros((_CHUNK_ROWS, 4), dtype=np.int32)
         self.size = 0
 
+    @classmethod
+    def full(cls, prints: FloatArray, jobs: npt.NDArray[np.int32], rects: npt.NDArray[np.int32]) -> _Chunk:
+        """A full chunk over existing arrays (views of a snapshot buffer: no copy)."""
+        chunk = cls.__new__(cls)
+        chunk.prints, chunk.jobs, chunk.rects = prints, jobs, rects
+        chunk.norms = np.einsum("ij,ij->i", prints, prints)
+        chunk.size = len(prints)
+        return chunk
+
 
 class FaceIndex:
     """Face prints in memory, deduplicated by face id. Not thread-safe: its owner locks."""
@@ -64,7 +73,7 @@ class FaceIndex:
         self._face_ids: list[str] = []
         self._positions: dict[str, int] = {}
         self._jobs: list[tuple[str, str, str]] = []  # (job id, batch id, image url) by job number
-        self._job_numbers: dict[str, int] = {}
+        self._job_numbers: dict[tuple[str, str], int] = {}  # (batch id, job id): a job is both
 
     def __len__(self) -> int:
         return len(self._face_ids)
@@ -138,17 +147,19 @@ class FaceIndex:
         threshold: float,
         limit: int,
         exclude_job: str | None = None,
+        exclude_batch: str = "",
     ) -> list[list[FaceHit]]:
         """For each query print, the stored faces within ``threshold`` (Euclidean), nearest first.
 
-        At most ``limit`` hits per query; faces of ``exclude_job`` are never returned.
+        At most ``limit`` hits per query; faces of the job (``exclude_batch``, ``exclude_job``) are never
+        returned.
         """
         if limit < 1:
             raise ValueError(f"limit {limit} must be at least 1")
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, PRINT_DIMENSIONS)
         if not len(queries) or not self._chunks:
             return [[] for _ in range(len(queries))]
-        excluded = self._job_numbers.get(exclude_job, -1) if exclude_job is not None else -1
+        excluded = self._job_numbers.get((exclude_batch, exclude_job), -1) if exclude_job is not None else -1
         query_norms = np.einsum("ij,ij->i", queries, queries)
         # ||a||² + ||q||² - 2a·q <= t²  ⇔  ||a||² - 2a·q <= t² - ||q||²: one pass less over the scores.
         bounds = np.float32(threshold * threshold) - query_norms
@@ -192,9 +203,70 @@ class FaceIndex:
         return hits
 
     def _job_number(self, job_id: str, batch_id: str, image_url: str) -> int:
-        number = self._job_numbers.get(job_id)
+        number = self._job_numbers.get((batch_id, job_id))
         if number is None:
             number = len(self._jobs)
             self._jobs.append((job_id, batch_id, image_url))
-            self._job_numbers[job_id] = number
+            self._job_numbers[(batch_id, job_id)] = number
         return number
+
+    def to_arrays(self) -> IndexArrays:
+        """Everything in the index as flat arrays (for a snapshot)."""
+        n = len(self._face_ids)
+        prints = np.empty((n, PRINT_DIMENSIONS), dtype=np.float32)
+        jobs = np.empty(n, dtype=np.int32)
+        rects = np.empty((n, 4), dtype=np.int32)
+        start = 0
+        for chunk in self._chunks:
+            rows = slice(start, start + chunk.size)
+            prints[rows], jobs[rows], rects[rows] = (chunk.prints[:chunk.size], chunk.jobs[:chunk.size],
+                                                     chunk.rects[:chunk.size])
+            start += chunk.size
+        return IndexArrays(face_ids=list(self._face_ids), prints=prints, job_numbers=jobs, rectangles=rects,
+                           jobs=list(self._jobs))
+
+    @classmethod
+    def from_arrays(cls, arrays: IndexArrays) -> FaceIndex:
+        """An index holding exactly ``arrays`` (from ``to_arrays``), built in bulk.
+
+        Full chunks keep writable input arrays as they are (a snapshot's buffer is not copied);
+        the last, partly filled chunk is copied so it can grow."""
+        n = len(arrays.face_ids)
+        if not (arrays.prints.shape == (n, PRINT_DIMENSIONS) and arrays.job_numbers.shape == (n,)
+                and arrays.rectangles.shape == (n, 4)):
+            raise ValueError("snapshot arrays disagree in length or shape")
+        if n and not (0 <= int(arrays.job_numbers.min()) and int(arrays.job_numbers.max()) < len(arrays.jobs)):
+            raise ValueError("snapshot job numbers point past its job list")
+        index = cls()
+        index._jobs = [(str(j), str(b), str(u)) for j, b, u in arrays.jobs]
+        index._job_numbers = {(b, j): number for number, (j, b, _) in enumerate(index._jobs)}
+        index._face_ids = list(arrays.face_ids)
+        index._positions = dict(zip(index._face_ids, range(n), strict=True))
+        if len(index._positions) != n:
+            raise ValueError("snapshot repeats a face id")
+        for start in range(0, n, _CHUNK_ROWS):
+            rows = slice(start, min(n, start + _CHUNK_ROWS))
+            size = rows.stop - rows.start
+            block = arrays.prints[rows]
+            if size == _CHUNK_ROWS and block.flags.writeable:
+                index._chunks.append(_Chunk.full(block, arrays.job_numbers[rows], arrays.rectangles[rows]))
+                continue
+            chunk = _Chunk()
+            chunk.prints[:size] = block
+            chunk.norms[:size] = np.einsum("ij,ij->i", block, block)
+            chunk.jobs[:size] = arrays.job_numbers[rows]
+            chunk.rects[:size] = arrays.rectangles[rows]
+            chunk.size = size
+            index._chunks.append(chunk)
+        return index
+
+
+@dataclass(frozen=True)
+class IndexArrays:
+    """A face index as flat arrays: row i is face ``face_ids[i]`` of job ``jobs[job_numbers[i]]``."""
+
+    face_ids: list[str]
+    prints: FloatArray
+    job_numbers: npt.NDArray[np.int32]
+    rectangles: npt.NDArray[np.int32]
+    jobs: list[tuple[str, str, str]]  # (job id, batch id, image url)

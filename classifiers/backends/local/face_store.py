@@ -9,6 +9,10 @@ One row per face::
     job_id, batch_id
     print           Edm.Binary: 128 little-endian float32 (512 bytes)
 
+A cold worker first loads the newest snapshot of the index from a blob (``face_snapshot``) when one is
+configured, then reads only the rows newer than it; a worker whose index grew by ``snapshot_every``
+faces since the last snapshot it saw writes a new one.
+
 Why hour partitions: the keys then grow with time, so "rows added since my last load" is
 a range query on the primary key (``PartitionKey ge <hour>``) plus a ``Timestamp`` filter
 inside those few partitions, never a scan of the whole table. The Timestamp filter starts
@@ -33,6 +37,7 @@ from azure.core.exceptions import AzureError
 from azure.data.tables import TableClient, UpdateMode
 
 from classifiers.backends.local.face_index import PRINT_DIMENSIONS, FaceHit, FaceIndex, StoredFace
+from classifiers.backends.local.face_snapshot import FaceSnapshots
 from pipeline.errors import RetryableError
 
 __all__ = ["DEFAULT_TABLE", "FaceStore", "partition_for"]
@@ -60,11 +65,20 @@ class FaceStore:
         overlap: timedelta = timedelta(seconds=10),
         clock_skew: timedelta = timedelta(minutes=15),
         refresh_interval: float = 1.0,
+        snapshots: FaceSnapshots | None = None,
+        snapshot_every: int = 10_000,
     ) -> None:
         """``overlap``: how far before the newest loaded Timestamp a refresh re-reads;
         ``clock_skew``: how far a writer's clock may be from the service's (picks partitions);
-        ``refresh_interval``: least seconds between two refreshes before a search (0: every search)."""
+        ``refresh_interval``: least seconds between two refreshes before a search (0: every search);
+        ``snapshots``: where index snapshots live (None: always load from the table);
+        ``snapshot_every``: faces added since the last snapshot before this worker writes a new one."""
         self._table = table
+        self._snapshots = snapshots
+        self._snapshot_every = max(1, snapshot_every)
+        self._snapshot_size = 0  # faces in the newest snapshot this worker loaded or wrote
+        self._snapshot_lock = threading.Lock()
+        self.loaded_from_snapshot: str | None = None
         self._overlap = overlap
         self._clock_skew = clock_skew
         self._refresh_interval = refresh_interval
@@ -89,6 +103,8 @@ class FaceStore:
             if not force and self._loaded_at is not None and now - self._loaded_at < self._refresh_interval:
                 return 0
             started = time.perf_counter()
+            if self._newest is None and self._snapshots is not None and not len(self._index):
+                self._load_snapshot()
             newest = self._newest
             added = read = 0
             try:
@@ -109,12 +125,49 @@ class FaceStore:
             return added
 
     def search(
-        self, prints: np.ndarray, *, threshold: float, limit: int, exclude_job: str
+        self, prints: np.ndarray, *, threshold: float, limit: int, exclude_job: str, exclude_batch: str = ""
     ) -> list[list[FaceHit]]:
         """Refresh (unless done within ``refresh_interval``), then search every print."""
         with self._lock:
             self.refresh(force=False)
-            return self._index.search(prints, threshold=threshold, limit=limit, exclude_job=exclude_job)
+            hits = self._index.search(prints, threshold=threshold, limit=limit, exclude_job=exclude_job,
+                                      exclude_batch=exclude_batch)
+        self.snapshot_if_due()
+        return hits
+
+    def snapshot_if_due(self) -> str | None:
+        """Write a snapshot when the index grew by ``snapshot_every`` faces since the last one; its name or None.
+
+        The arrays are copied under the lock and uploaded outside it, so searches go on meanwhile.
+        A failed upload is logged and tried again after the next growth: the table stays the truth.
+        """
+        if self._snapshots is None or not self._snapshot_lock.acquire(blocking=False):
+            return None
+        try:
+            with self._lock:
+                if self._newest is None or len(self._index) - self._snapshot_size < self._snapshot_every:
+                    return None
+                arrays, mark = self._index.to_arrays(), self._newest
+            try:
+                name = self._snapshots.save(arrays, mark)
+            except AzureError as e:
+                _log.warning("face store: could not write a snapshot: %s", e)
+                return None
+            self._snapshot_size = len(arrays.face_ids)
+            _log.info("face store: wrote snapshot %s (%s faces)", name, self._snapshot_size)
+            return name
+        finally:
+            self._snapshot_lock.release()
+
+    def _load_snapshot(self) -> None:
+        assert self._snapshots is not None
+        snapshot = self._snapshots.load_latest()
+        if snapshot is None:
+            return
+        self._index = snapshot.index
+        self._newest = snapshot.mark
+        self._snapshot_size = len(snapshot.index)
+        self.loaded_from_snapshot = snapshot.name
 
     def store(self, faces: Sequence[StoredFace]) -> int:
         """Persist the faces not stored yet (idempotent) and add them to memory; returns how many were new."""

@@ -65,7 +65,7 @@ class ImageNetTagger:
                 options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
                 # Idle threads must not spin: open_nsfw and other workers share the same cores.
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                self._session = ort.InferenceSession(self._model.onnx_bytes(), sess_options=options,
+                self._session = ort.InferenceSession(self._model.onnx(), sess_options=options,
                                                      providers=["CPUExecutionProvider"])
                 self._labels = self._load_labels()
                 _log.info("loaded %s with %d threads", self._model.name, self._threads)
