@@ -45,6 +45,31 @@ fi
 # Linked into the project's venv, so `source .venv/bin/activate` puts `az` on the PATH (README).
 ln -sf ../az/bin/az .venv/bin/az
 
+# Python 3.13 with Azure's own Python worker (azure-functions-runtime) for tests/worker. The host's gRPC
+# messages (FunctionRpc_pb2) ship, generated, inside azure-functions-runtime-v1's wheel: unpacked to host-protos/.
+PY313=""
+for candidate in python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3; do
+  if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then PY313=$candidate; break; fi
+done
+if [ -n "$PY313" ] && [ ! -f .venv/py313/host-protos/functions_host_protos/FunctionRpc_pb2.py ]; then
+  echo "== creating .venv/py313 (Python 3.13, azure-functions-runtime) for the worker tests"
+  "$PY313" -m venv .venv/py313
+  .venv/py313/bin/python -m pip install -q -r requirements.txt azure-functions-runtime==1.3.0 grpcio pytest
+  rm -rf .venv/py313/wheels && .venv/py313/bin/python -m pip download -q --no-deps -d .venv/py313/wheels \
+    azure-functions-runtime-v1==1.2.0
+  .venv/py313/bin/python - <<'PY'
+import pathlib, zipfile
+wheel = next(pathlib.Path(".venv/py313/wheels").glob("azure_functions_runtime_v1-*.whl"))
+target = pathlib.Path(".venv/py313/host-protos/functions_host_protos")
+with zipfile.ZipFile(wheel) as archive:
+    for name in archive.namelist():
+        if name.startswith("tests/protos/"):
+            path = target / name[len("tests/protos/"):]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(archive.read(name))
+PY
+fi
+
 echo "== installing Azurite (package-lock.json)"
 npm ci --silent --no-audit --no-fund >/dev/null
 echo "== setup done"
