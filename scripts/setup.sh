@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql fonts-dejavu-core chromium)
+APT_PACKAGES=(unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql fonts-dejavu-core chromium python3-venv)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -68,6 +68,19 @@ with zipfile.ZipFile(wheel) as archive:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(archive.read(name))
 PY
+fi
+
+# The Azure-like test (tests/e2e/test_azure_like.py) runs the app as Azure does: the system Python with
+# nothing but requirements.txt, readable by an unprivileged user. Rebuilt when requirements.txt changes.
+AZURE_LIKE_MARK=".venv/azure-like/.requirements-$(sha256sum requirements.txt | cut -c1-16)"
+if [ ! -f "$AZURE_LIKE_MARK" ]; then
+  echo "== creating .venv/azure-like (system python3, requirements.txt only)"
+  rm -rf .venv/azure-like
+  SYSTEM_PYTHON=/usr/bin/python3
+  "$SYSTEM_PYTHON" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || SYSTEM_PYTHON="$PYTHON"
+  "$SYSTEM_PYTHON" -m venv .venv/azure-like
+  .venv/azure-like/bin/python -m pip install -q -r requirements.txt
+  touch "$AZURE_LIKE_MARK"
 fi
 
 echo "== installing Azurite (package-lock.json)"
