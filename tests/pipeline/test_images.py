@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +32,7 @@ from pipeline.netguard import AddressPolicy, IPAddress, connect_tcp
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.storage import Storage
+from tests.pipeline.test_netguard import resolver
 
 
 def png(width: int = 40, height: int = 30, color: tuple[int, int, int] = (200, 10, 10)) -> bytes:
@@ -154,13 +155,6 @@ def fetcher(**overrides: object) -> ImageFetcher:
     return ImageFetcher(**options)  # type: ignore[arg-type]
 
 
-def resolver(table: dict[str, Sequence[str]]) -> Callable[[str], Sequence[str]]:
-    def resolve(host: str) -> Sequence[str]:
-        if host not in table:
-            raise OSError(-2, "Name or service not known")
-        return table[host]
-
-    return resolve
 
 
 class Connections:

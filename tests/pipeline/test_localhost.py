@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -22,6 +21,7 @@ from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.step import StepRunner
+from tests.host.support import Threaded as Running
 from tests.pipeline.classifiers import Gate, Noop
 from tests.pipeline.helpers import drain, job_message, peek_count
 
@@ -47,16 +47,6 @@ def app_of(services: Services, *classifiers: object) -> func.FunctionApp:
     return app
 
 
-class Running:
-    def __init__(self, host: LocalHost) -> None:
-        self.host = host
-        self.thread = threading.Thread(target=host.serve, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.host.stop.set()
-        self.thread.join(60)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture
