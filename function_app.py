@@ -13,6 +13,7 @@ from classifiers import (
     ocr,
     pipelineoutput,
 )
+from dashboard import dashboard_blueprint
 from pipeline.api import dependencies_blueprint
 from pipeline.dependencies import Dependencies
 from pipeline.functions import classifier_blueprint, step_runner
@@ -30,3 +31,4 @@ app.register_functions(classifier_blueprint(faceprint.NAME, faceprint.build, run
 app.register_functions(classifier_blueprint(facematch.NAME, facematch.build, runner))
 app.register_functions(classifier_blueprint(pipelineoutput.NAME, pipelineoutput.build, runner))
 app.register_functions(dependencies_blueprint(Dependencies.load()))
+app.register_functions(dashboard_blueprint())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
-import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -33,12 +32,14 @@ from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrin
 from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model  # noqa: E402
 from classifiers.backends.local.imagenet_tagger import ImageNetTagger  # noqa: E402
 from classifiers.backends.local.rapid_ocr import RapidTextReader  # noqa: E402
+from classifiers.backends.local.yunet_faces import make_local_detector  # noqa: E402
 from classifiers.generalclassification import make_local_analyzer  # noqa: E402
 from pipeline.job import parse_job  # noqa: E402
 
 SIZES = {"640×480": (640, 480), "3 MP": (2048, 1536)}
 TARGETS = {"generalclassification: tags model": "≤ 40", "generalclassification: whole output": "",
-           "ocr": "≤ 700", "facedetection": "≤ 80", "faceprint (per face)": "≤ 70"}
+           "ocr": "≤ 700", "facedetection": "≤ 80", "facedetection (HOG, before YuNet)": "",
+           "faceprint (per face)": "≤ 70"}
 
 
 def main() -> None:
@@ -49,12 +50,12 @@ def main() -> None:
 
     job = parse_job({"job_definition": {"id": "bench", "input": {"image_url": "bench.jpg"},
                                         "processing_pipeline": ["facedetection"]}})
-    cache = Path(tempfile.mkdtemp()) / "models"
-    analyzer = make_local_analyzer(cache_dir=cache)
-    tagger = ImageNetTagger(model=EfficientNetLite0Model(cache_dir=cache))
+    analyzer = make_local_analyzer()
+    tagger = ImageNetTagger(model=EfficientNetLite0Model())
     reader = RapidTextReader()
     models = DlibModels()
-    detector, printer = DlibFaceDetector(models=models), DlibFacePrinter(models=models)
+    detector, printer = make_local_detector(models), DlibFacePrinter(models=models)
+    hog = DlibFaceDetector(models=models)
 
     rows: list[tuple[str, str, str, str]] = []
     cells: dict[str, dict[str, float]] = {name: {} for name in TARGETS}
@@ -67,6 +68,7 @@ def main() -> None:
                                                                     args.repeat)[0]
         cells["ocr"][label] = timed(partial(reader.read, text), max(3, args.repeat // 2))[0]
         cells["facedetection"][label] = timed(partial(detector.detect, face, job), args.repeat)[0]
+        cells["facedetection (HOG, before YuNet)"][label] = timed(partial(hog.detect, face, job), args.repeat)[0]
         cells["faceprint (per face)"][label] = timed(partial(printer.prints, face, faces[:1], job), args.repeat)[0]
     for name, by_size in cells.items():
         rows.append((name, *(f"{by_size[label]:.0f}" for label in SIZES), TARGETS[name]))  # type: ignore[arg-type]

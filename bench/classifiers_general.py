@@ -16,7 +16,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import PIL.Image
 from rich.console import Console
@@ -65,11 +64,11 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
 
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory():
         rss_before = peak_rss_mb()
-        model = EfficientNetLite0Model(cache_dir=Path(cache))
+        model = EfficientNetLite0Model()
         start = time.perf_counter()
-        model.path()
+        model.onnx()
         convert_s = time.perf_counter() - start
         tagger = ImageNetTagger(model=model, threads=args.threads)
         start = time.perf_counter()

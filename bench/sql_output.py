@@ -35,7 +35,7 @@ from pipeline.sql.labels import labels_from_output
 from pipeline.sql.pgserver import start_postgres
 from pipeline.sql.queries import ResultsQueries
 from pipeline.sql.schema import LABELS, OUTPUT
-from pipeline.sql.writer import OutputWriter, sql_time
+from pipeline.sql.writer import OutputWriter, outcome_from_message, sql_time
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 _TAGS = [f"tag{i:04d}" for i in range(1000)]
@@ -84,14 +84,17 @@ def bulk_fill(database: Database, count: int, rng: random.Random, progress: Prog
             labels: list[list[Any]] = []
             for offset, m in enumerate(messages):
                 d, out = m["job_definition"], m["job_output"]
-                rows.append([d["id"], d["batch_id"], d["input"]["image_url"], json.dumps(d["processing_pipeline"]),
-                             json.dumps(d["input"]["image_parameters"]), json.dumps(out),
-                             sql_time(START + timedelta(seconds=first + offset), dialect)])
-                labels.extend([d["id"], *label] for label in labels_from_output(out))
+                values = {"id": d["id"], "batch_id": d["batch_id"], "outcome": outcome_from_message(m),
+                          "image_url": d["input"]["image_url"],
+                          "processing_pipeline": json.dumps(d["processing_pipeline"]),
+                          "image_parameters": json.dumps(d["input"]["image_parameters"]), "job_output": json.dumps(out),
+                          "timestamp": sql_time(START + timedelta(seconds=first + offset), dialect)}
+                rows.append([values[c] for c in OUTPUT.column_names])
+                labels.extend([d["batch_id"], d["id"], *label] for label in labels_from_output(out))
             _insert(cursor, dialect, OUTPUT.name, OUTPUT.column_names, rows, 50,
                     [dialect.json_param() if c.kind == "json" else "?" for c in OUTPUT.columns])
-            _insert(cursor, dialect, LABELS.name, ("job_id", "kind", "name", "confidence"), labels, 200,
-                    ["?"] * 4)
+            _insert(cursor, dialect, LABELS.name, ("batch_id", "job_id", "kind", "name", "confidence"), labels, 200,
+                    ["?"] * 5)
 
         database.run(work)
         progress.advance(task, len(messages))
@@ -148,6 +151,9 @@ def measure(database: Database, jobs: int, writes: int, runs: int, progress: Pro
         "label 'rare' (0.1%), page 1": lambda: queries.jobs_with_labels(["rare"], limit=20),
         "'rare' or 'tag0500', page 1": lambda: queries.jobs_with_labels(["rare", "tag0500"], limit=20),
         "jobs of one batch (100)": lambda: queries.batch_jobs(f"batch-{jobs // 200:05d}", limit=100),
+        "jobs of two batches, 'common', page 1": lambda: queries.recent_jobs(
+            batch_ids=[f"batch-{jobs // 200:05d}", f"batch-{jobs // 300:05d}"], labels=["common"], limit=20),
+        "outcome 'succeeded', page 1": lambda: queries.recent_jobs(outcomes=["succeeded"], limit=20),
         "top 20 tags with counts": lambda: queries.label_counts(kind="tag", limit=20),
         "recent batches (20)": lambda: queries.recent_batches(limit=20),
     }

@@ -34,7 +34,7 @@ class FaceDetectionClassifier:
 
 
 def build(services: Services) -> FaceDetectionClassifier:
-    """dlib's HOG detector, or the Face service when FACE_ENDPOINT and FACE_API_KEY are set."""
+    """YuNet checked by dlib's CNN (HOG without yuface), or the Face service with FACE_ENDPOINT and key."""
     match services.settings.backend_for(NAME):
         case "azure":
             from classifiers.backends.azure import make_face_detector
@@ -42,7 +42,8 @@ def build(services: Services) -> FaceDetectionClassifier:
             return FaceDetectionClassifier(detector=make_face_detector(services),
                                            max_faces=services.settings.max_faces_per_image)
         case "local":
-            from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+            from classifiers.backends.local.dlib_faces import DlibModels
+            from classifiers.backends.local.yunet_faces import make_local_detector
 
-            return FaceDetectionClassifier(detector=DlibFaceDetector(models=DlibModels()),
+            return FaceDetectionClassifier(detector=make_local_detector(DlibModels()),
                                            max_faces=services.settings.max_faces_per_image)

@@ -4,7 +4,7 @@ Output::
 
     {"matches": [{"faceId": <new face>, "faceRectangle": {...},
                   "matches": [{"id", "image_url", "face_rectangle", "confidence"}, ...]}, ...],
-     "backend": "local"}
+     "confidence_meaning": "<what confidence is, in one sentence>", "backend": "local"}
 
 One entry per new face, in faceprint's order; its matches nearest first (highest confidence).
 A job never matches its own faces, so a redelivered job gives the same output. At most
@@ -48,7 +48,8 @@ class FacematchClassifier:
             raise MissingDependencyError(NAME, _NEEDS)
         faces, capped = cap(printed["faces"], self._max_faces)
         check_prints(faces, _NEEDS)
-        return {"matches": self._matcher.match_and_store(job, faces), "backend": self._matcher.backend, **capped}
+        return {"matches": self._matcher.match_and_store(job, faces),
+                "confidence_meaning": self._matcher.confidence_meaning, "backend": self._matcher.backend, **capped}
 
 
 def build(services: Services) -> FacematchClassifier:

@@ -3,7 +3,6 @@ metadata of the job's image, in the shape of Azure Computer Vision analyze v3.2.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from classifiers.backends.protocols import ImageAnalyzer
@@ -30,15 +29,15 @@ class GeneralClassifier:
         return {**self._analyzer.analyze(image), "backend": self._analyzer.backend}
 
 
-def make_local_analyzer(*, cache_dir: Path, threads: int = 2) -> ImageAnalyzer:
-    """EfficientNet-Lite0 + open_nsfw + pixel statistics; the converted model is cached in cache_dir."""
+def make_local_analyzer(*, threads: int = 2) -> ImageAnalyzer:
+    """EfficientNet-Lite0 (converted in memory) + open_nsfw + pixel statistics; nothing is written."""
     from classifiers.backends.local.adult import AdultScorer
     from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
     from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
     from classifiers.backends.local.imagenet_tagger import ImageNetTagger
 
     return LocalImageAnalyzer(
-        tagger=ImageNetTagger(model=EfficientNetLite0Model(cache_dir=cache_dir), threads=threads),
+        tagger=ImageNetTagger(model=EfficientNetLite0Model(), threads=threads),
         adult=AdultScorer(threads=threads),
     )
 
@@ -51,4 +50,4 @@ def build(services: Services) -> GeneralClassifier:
 
             return GeneralClassifier(analyzer=make_image_analyzer(services))
         case "local":
-            return GeneralClassifier(analyzer=make_local_analyzer(cache_dir=services.settings.data_dir / "models"))
+            return GeneralClassifier(analyzer=make_local_analyzer())

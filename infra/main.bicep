@@ -229,7 +229,7 @@ param facematchBackend string = 'auto'
 param ocrMode string = 'ocr'
 
 @description('FACE_MATCH_THRESHOLD: largest face-print distance that is the same person (local backend), as a decimal string.')
-param faceMatchThreshold string = '0.6'
+param faceMatchThreshold string = '0.5'
 
 @minValue(1)
 param imageMaxBytes int = 52428800
@@ -240,6 +240,13 @@ param imageMaxPixels int = 50000000
 @minValue(1)
 @maxValue(600)
 param imageFetchTimeoutSeconds int = 20
+
+@description('Most images one dashboard upload may submit.')
+@minValue(1)
+param dashboardMaxFiles int = 50
+
+@description('Application (client) ID of the Entra ID app registration that signs users in to the dashboard (App Service Authentication). Empty: every HTTP route answers 401; the queue triggers still run.')
+param dashboardClientId string = ''
 
 // ---------------------------------------------------------------------------------------------
 // Names and shared values
@@ -458,6 +465,7 @@ module appSettings 'modules/appsettings.bicep' = {
     imageMaxBytes: imageMaxBytes
     imageMaxPixels: imageMaxPixels
     imageFetchTimeoutSeconds: imageFetchTimeoutSeconds
+    dashboardMaxFiles: dashboardMaxFiles
   }
   // The Key Vault references resolve on first start only once the secrets and the role exist.
   dependsOn: [
@@ -466,6 +474,14 @@ module appSettings 'modules/appsettings.bicep' = {
     vision
     face
   ]
+}
+
+module dashboardAuth 'modules/dashboardauth.bicep' = {
+  name: 'dashboardauth'
+  params: {
+    appName: functionApp.outputs.name
+    clientId: dashboardClientId
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,6 +493,8 @@ output AZURE_TENANT_ID string = subscription().tenantId
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output DASHBOARD_URL string = 'https://${functionApp.outputs.defaultHostName}/api/dashboard/'
+output DASHBOARD_SIGN_IN_REDIRECT_URI string = 'https://${functionApp.outputs.defaultHostName}/.auth/login/aad/callback'
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output STORAGE_QUEUE_ENDPOINT string = storage.outputs.queueEndpoint
 output STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint

@@ -1,51 +1,65 @@
 """Fetch a job's image safely and decode it once per step.
 
-Sources: http(s) URLs; blob URLs of the configured storage account, read with its
-credentials (containers stay private); local paths only when the settings allow them.
-Limits: bytes on the wire, decoded pixels (decompression bombs), and a timeout.
+Sources: http(s) URLs that lead only to addresses ``pipeline.netguard`` allows (checked at every
+redirect, connected to as checked); blobs of the configured storage account, read with its
+credentials and only from the input containers (``INPUT_CONTAINERS``); local paths only when the
+settings allow them. Limits: bytes on the wire, decoded pixels (decompression bombs), and one
+timeout for the whole download.
 """
 
 from __future__ import annotations
 
+import http.client
 import io
-import ipaddress
 import logging
-import socket
+import ssl
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Collection
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
 import numpy as np
 import PIL.Image
 import PIL.ImageOps
-import requests
+from azure.core.exceptions import ResourceNotFoundError
 
 from pipeline.errors import ImageFetchError, ImageTooLargeError, NotAnImageError
+from pipeline.netguard import AddressPolicy, Connector, PinnedResponse, connect_tcp, default_tls, get_pinned
+from pipeline.untrusted import one_line
 
-__all__ = ["Image", "ImageFetcher", "decode_image"]
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+__all__ = ["Image", "ImageFetcher", "OwnBlobs", "decode_image"]
 
 _log = logging.getLogger(__name__)
 
 _FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
 _CHUNK = 64 * 1024
 _MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-def _refuse_link_local(url: str) -> None:
-    """Cloud metadata endpoints (169.254.169.254 and the like) are never an image source."""
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        return  # requests reports the unknown host itself
-    for address in addresses:
-        if ipaddress.ip_address(address.split("%")[0]).is_link_local:
-            raise ImageFetchError(f"image_url {url!r} points at a link-local address ({address}): refused")
+class OwnBlobs(Protocol):
+    """The pipeline's storage account, as the fetcher sees it (``pipeline.storage.Storage`` is one)."""
 
-BlobReader = Callable[[str, int], bytes | None]
-"""Reads a blob URL of our own account (at most n bytes), or returns None for other URLs."""
+    def owns(self, url: str) -> bool: ...
+
+    def blob_path(self, url: str) -> tuple[str, str] | None: ...
+
+    def read_blob_url(self, url: str, max_bytes: int) -> bytes | None: ...
+
+
+def _show(url: str) -> str:
+    """A URL as shown in errors and logs: on one line, a SAS signature hidden."""
+    head, found, tail = url.partition("sig=")
+    if found:
+        _, amp, rest = tail.partition("&")
+        url = f"{head}sig=…{amp}{rest}"
+    return one_line(url)
 
 
 class Image:
@@ -104,7 +118,7 @@ def decode_image(data: bytes, *, url: str = "", max_pixels: int = 50_000_000) ->
 
 
 class ImageFetcher:
-    """Reads image URLs within limits. Give it a ``blob_reader`` for the pipeline's own account."""
+    """Reads image URLs within limits. Give it ``blobs`` (the storage account) to read its blobs."""
 
     def __init__(
         self,
@@ -113,71 +127,147 @@ class ImageFetcher:
         max_pixels: int,
         timeout: float,
         allow_local_paths: bool = False,
-        blob_reader: BlobReader | None = None,
-        session: requests.Session | None = None,
+        blobs: OwnBlobs | None = None,
+        input_containers: Collection[str] = ("inputimages",),
+        addresses: AddressPolicy | None = None,
+        connect: Connector = connect_tcp,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._max_bytes = max_bytes
         self._max_pixels = max_pixels
         self._timeout = timeout
         self._allow_local = allow_local_paths
-        self._blob_reader = blob_reader
-        self._session = session or requests.Session()
+        self._blobs = blobs
+        self._input_containers = tuple(input_containers)
+        self._addresses = addresses or AddressPolicy()
+        self._connect = connect
+        self._tls = tls
 
-    def fetch(self, url: str) -> Image:
-        return decode_image(self.read(url), url=url, max_pixels=self._max_pixels)
+    @classmethod
+    def from_settings(cls, settings: Settings, blobs: OwnBlobs) -> ImageFetcher:
+        return cls(
+            max_bytes=settings.image_max_bytes,
+            max_pixels=settings.image_max_pixels,
+            timeout=settings.image_fetch_timeout,
+            allow_local_paths=settings.allow_local_paths,
+            blobs=blobs,
+            input_containers=settings.input_containers,
+            addresses=AddressPolicy(allow=settings.image_fetch_allow),
+        )
 
-    def read(self, url: str) -> bytes:
+    def fetch(self, url: str, *, batch_id: str | None = None) -> Image:
+        """The decoded image; with ``batch_id``, a blob in a batch folder must be in that batch's."""
+        return decode_image(self.read(url, batch_id=batch_id), url=url, max_pixels=self._max_pixels)
+
+    def read(self, url: str, *, batch_id: str | None = None) -> bytes:
         scheme = urlsplit(url).scheme.lower()
         if scheme in ("http", "https"):
-            if self._blob_reader is not None:
-                data = self._blob_reader(url, self._max_bytes)
-                if data is not None:
-                    return data
+            if self._blobs is not None:
+                path = self._blobs.blob_path(url)
+                if path is not None:
+                    return self._read_blob(url, *path, batch_id=batch_id)
+                if self._blobs.owns(url):
+                    raise ImageFetchError(
+                        f"image_url {_show(url)} is on the pipeline's storage account but is no blob of it; refused")
             return self._read_http(url)
         if scheme == "file" or scheme == "" or (len(scheme) == 1 and url[1:3] in (":\\", ":/")):
             return self._read_local(unquote(urlsplit(url).path) if scheme == "file" else url)
-        raise ImageFetchError(f"image_url {url!r}: scheme {scheme!r} is not supported (use http or https)")
+        raise ImageFetchError(
+            f"image_url {_show(url)}: scheme {one_line(scheme)!r} is not supported (use http or https)")
 
-    def _body(self, url: str, response: requests.Response) -> bytes:
-        if response.status_code != 200:
-            raise ImageFetchError(f"GET {url} answered {response.status_code} {response.reason}")
+    def _read_blob(self, url: str, container: str, name: str, *, batch_id: str | None) -> bytes:
+        assert self._blobs is not None
+        shown = _show(url)
+        if container not in self._input_containers:
+            raise ImageFetchError(
+                f"image_url {shown} is a blob of container {one_line(container)!r}; images are read only from "
+                f"{', '.join(self._input_containers)} (INPUT_CONTAINERS)")
+        folders = name.split("/")
+        if "\\" in name or any(part in ("", ".", "..") for part in folders):
+            raise ImageFetchError(f"image_url {shown}: blob name {one_line(name)!r} has empty, . or .. parts; refused")
+        if batch_id is not None and len(folders) > 1 and folders[0] != batch_id:
+            raise ImageFetchError(
+                f"image_url {shown} is in the folder of batch {one_line(folders[0])!r}, not of this job's batch "
+                f"{one_line(batch_id)!r}: a job reads {container}/<its batch>/… or blobs outside any folder")
+        try:
+            data = self._blobs.read_blob_url(url, self._max_bytes)
+        except ResourceNotFoundError:
+            raise ImageFetchError(f"blob {shown} does not exist") from None
+        except ValueError as e:
+            raise ImageTooLargeError(f"{e} (IMAGE_MAX_BYTES)") from None
+        if data is None:  # blob_path found it, so the reader must too
+            raise ImageFetchError(f"blob {shown} could not be read")
+        return data
+
+    def _body(self, url: str, response: PinnedResponse) -> bytes:
+        if response.status != 200:
+            raise ImageFetchError(f"GET {_show(url)} answered {response.status} {one_line(response.reason, 80)}")
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
-            raise ImageTooLargeError(f"{url} is {declared} bytes; the limit is {self._max_bytes} (IMAGE_MAX_BYTES)")
+            raise ImageTooLargeError(
+                f"{_show(url)} is {declared} bytes; the limit is {self._max_bytes} (IMAGE_MAX_BYTES)")
         buffer = bytearray()
-        for chunk in response.iter_content(_CHUNK):
+        while chunk := response.read(_CHUNK):
             buffer += chunk
             if len(buffer) > self._max_bytes:
-                raise ImageTooLargeError(f"{url} sent more than {self._max_bytes} bytes (IMAGE_MAX_BYTES)")
+                raise ImageTooLargeError(f"{_show(url)} sent more than {self._max_bytes} bytes (IMAGE_MAX_BYTES)")
         return bytes(buffer)
 
     def _read_local(self, path: str) -> bytes:
         if not self._allow_local:
             raise ImageFetchError(
-                f"image_url {path!r} is a local path; local paths are read only when "
+                f"image_url {one_line(path)!r} is a local path; local paths are read only when "
                 "IMAGE_ALLOW_LOCAL_PATHS=true (use `imaginem submit`, which uploads them)"
             )
         file = Path(path)
         try:
             size = file.stat().st_size
             if size > self._max_bytes:
-                raise ImageTooLargeError(f"{path} is {size} bytes; the limit is {self._max_bytes} (IMAGE_MAX_BYTES)")
+                raise ImageTooLargeError(
+                    f"{one_line(path)} is {size} bytes; the limit is {self._max_bytes} (IMAGE_MAX_BYTES)")
             return file.read_bytes()
         except OSError as e:
-            raise ImageFetchError(f"cannot read {path}: {e.strerror or e}") from None
+            raise ImageFetchError(f"cannot read {one_line(path)}: {e.strerror or e}") from None
 
     def _read_http(self, url: str) -> bytes:
-        requested = url
+        """GET with redirects followed by hand: each hop checked, resolved once and connected to as checked."""
+        deadline = time.monotonic() + self._timeout  # one budget for the whole download, redirects included
+        current = url
         try:
             for _ in range(_MAX_REDIRECTS + 1):
-                _refuse_link_local(url)
-                with self._session.get(url, stream=True, timeout=self._timeout, allow_redirects=False) as response:
-                    if response.is_redirect:  # followed by hand, so every hop is checked
-                        url = urljoin(url, response.headers["Location"])
+                with self._get(url, current, deadline) as response:
+                    location = response.headers.get("Location")
+                    if response.status in _REDIRECTS and location:
+                        following = urljoin(current, location)
+                        _log.debug("GET %s redirected to %s", _show(current), _show(following))
+                        current = following
                         continue
-                    return self._body(url, response)
-            raise ImageFetchError(f"GET {requested} redirected too many times")
-        except requests.Timeout:
-            raise ImageFetchError(f"GET {url} timed out after {self._timeout:g} s") from None
-        except requests.RequestException as e:
-            raise ImageFetchError(f"GET {url} failed: {type(e).__name__}: {e}") from None
+                    return self._body(current, response)
+            raise ImageFetchError(f"GET {_show(url)} redirected too many times")
+        except TimeoutError:
+            raise ImageFetchError(f"GET {_show(current)} timed out after {self._timeout:g} s") from None
+        except (OSError, http.client.HTTPException) as e:
+            raise ImageFetchError(f"GET {_show(current)} failed: {type(e).__name__}: {one_line(e)}") from None
+
+    def _get(self, url: str, current: str, deadline: float) -> PinnedResponse:
+        parts = urlsplit(current)
+        hop = "" if current == url else f" (redirected from {_show(url)})"
+        if parts.scheme.lower() not in ("http", "https"):
+            raise ImageFetchError(f"GET {_show(current)}{hop}: scheme {one_line(parts.scheme)!r} is not supported")
+        if self._blobs is not None and self._blobs.owns(current):
+            raise ImageFetchError(f"GET {_show(current)}{hop}: the pipeline's storage account is read only through "
+                                  "its storage client, never over HTTP; refused")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ImageFetchError(f"image_url {_show(current)}{hop} has a bad port") from None
+        if not parts.hostname:
+            raise ImageFetchError(f"image_url {_show(current)}{hop} has no host")
+        try:
+            addresses = self._addresses.addresses(parts.hostname)
+        except ImageFetchError as e:
+            raise ImageFetchError(f"{e}{hop}") from None
+        if parts.scheme.lower() == "https" and self._tls is None:
+            self._tls = default_tls()
+        _log.debug("GET %s from %s", _show(current), ", ".join(map(str, addresses)))
+        return get_pinned(current, addresses, deadline=deadline, connect=self._connect, tls=self._tls)

@@ -1,10 +1,15 @@
-"""Where each job of a batch stands, read from its ``pipelinelogs`` entity."""
+"""Where each job of a batch stands, and its outcome, read from its ``pipelinelogs`` entity.
+
+A job's outcome (DESIGN.md) comes from the recorded state of each step (``step N: success`` or
+``failed``), not from its ``_exception`` properties: an exception of an attempt that was then
+retried, or of a poisoned step that ran again once requeued, stays in the entity after success.
+"""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -12,9 +17,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipeline.logs import PipelineLog
+from pipeline.logs import PipelineLog, step_state
 
-__all__ = ["JobOutcome", "JobProgress", "JobState", "job_progress", "wait_for_batch"]
+__all__ = ["JobOutcome", "JobProgress", "JobState", "failed_before", "job_progress", "wait_for_batch"]
 
 _STATE = re.compile(r"^step (\d+): (processing|success|failed)$")
 
@@ -43,12 +48,18 @@ class JobProgress:
     job_id: str
     state: JobState
     steps: dict[str, str]
-    """queue → its state, in step order."""
+    """queue → its state (processing, success, failed), in step order."""
     exceptions: dict[str, str]
+    batch_id: str = ""
 
     @property
     def errors(self) -> int:
         return len(self.exceptions)
+
+    @property
+    def failed_steps(self) -> list[str]:
+        """The queues whose step is recorded as failed, in step order."""
+        return [queue for queue, state in self.steps.items() if state == "failed"]
 
     @property
     def outcome(self) -> JobOutcome:
@@ -56,7 +67,7 @@ class JobProgress:
             return JobOutcome.IN_PROGRESS
         if self.state == JobState.STOPPED:
             return JobOutcome.STOPPED
-        if self.exceptions or any(s == "failed" for s in self.steps.values()):
+        if self.failed_steps:
             return JobOutcome.FINISHED_WITH_FAILURES
         return JobOutcome.SUCCEEDED
 
@@ -77,23 +88,50 @@ def job_progress(entity: Mapping[str, Any]) -> JobProgress:
     else:
         state = JobState.RUNNING
     return JobProgress(job_id=str(entity.get("RowKey", "")), state=state,
-                       steps={queue: state_ for _, queue, state_ in steps}, exceptions=exceptions)
+                       steps={queue: state_ for _, queue, state_ in steps}, exceptions=exceptions,
+                       batch_id=str(entity.get("PartitionKey", "")))
+
+
+def failed_before(entity: Mapping[str, Any], pipeline: Sequence[str], step: int,
+                  outputs: Mapping[str, Any]) -> list[str]:
+    """The queues before ``step`` whose step failed, as the last step sees them (pipelineoutput).
+
+    The entity's ``step N: success|failed`` decides; a step it holds no state for (a queue that
+    appears twice, an entity that could not be read) failed when it left no output in the message.
+    """
+    failed = []
+    for index, queue in enumerate(pipeline[:step]):
+        state = entity.get(queue)
+        if state == step_state(index, "failed"):
+            failed.append(queue)
+        elif state != step_state(index, "success") and queue not in outputs:
+            failed.append(queue)
+    return failed
 
 
 def wait_for_batch(log: PipelineLog, batch_id: str, *, timeout: float, interval: float = 0.5,
-                   console: Console | None = None, expected: int = 0) -> list[JobProgress] | None:
-    """Show a progress bar until every job of the batch is finished or stopped; None on timeout."""
-    deadline = time.monotonic() + timeout
+                   console: Console | None = None, expected: int = 0,
+                   grace: float | None = None) -> list[JobProgress] | None:
+    """Show a progress bar until every job of the batch is finished or stopped.
+
+    Returns the jobs; None on timeout; [] when the batch has no job at all after ``grace`` seconds
+    (or at the timeout): an unknown batch, or one whose jobs were never submitted.
+    """
+    began = time.monotonic()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console or Console(stderr=True)) as bar:
         task = bar.add_task(batch_id, total=None)
         while True:
             jobs = [job_progress(e) for e in log.batch(batch_id)]
             done = [j for j in jobs if j.state != JobState.RUNNING]
+            failed = sum(len(j.failed_steps) for j in jobs)
             bar.update(task, total=max(len(jobs), expected) or None, completed=len(done),
-                       description=f"{batch_id} ({sum(j.errors for j in jobs)} exception(s))")
+                       description=f"{batch_id} ({failed} failed step(s))")
             if jobs and len(done) == len(jobs) >= expected:
                 return jobs
-            if time.monotonic() > deadline:
+            waited = time.monotonic() - began
+            if not jobs and waited > min(timeout, grace if grace is not None else timeout):
+                return []
+            if waited > timeout:
                 return None
             time.sleep(interval)

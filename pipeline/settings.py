@@ -7,6 +7,7 @@ The Bicep app settings and ``local.settings.sample.json`` are checked against th
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,11 +75,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACEPRINT_BACKEND", "auto", "auto, local or azure"),
     Setting("FACEMATCH_BACKEND", "auto", "auto, local or azure"),
     Setting("OCR_MODE", "ocr", "ocr (synchronous OCR API) or read (asynchronous Read API) on Azure"),
-    Setting("FACE_MATCH_THRESHOLD", "0.6", "largest Euclidean distance between two face prints "
+    Setting("FACE_MATCH_THRESHOLD", "0.5", "largest Euclidean distance between two face prints "
             "that still counts as the same person (local backend)"),
     Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
     Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),
-    Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds to connect and read an image URL"),
+    Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds for a whole image download (connect, redirects, every read)"),
+    Setting("IMAGE_FETCH_ALLOW", "", "comma-separated hosts, addresses and CIDR ranges an image_url may reach "
+            "although they are loopback, private, link-local or otherwise internal (refused by default)"),
+    Setting("INPUT_CONTAINERS", "inputimages", "comma-separated blob containers of the storage account an "
+            "image_url may name; a blob in a folder must be in the folder of its job's batch"),
+    Setting("DASHBOARD_MAX_FILES", "50", "most images (files and URLs) one dashboard upload may submit"),
     Setting("MAX_FACES_PER_IMAGE", "100", "most faces facedetection keeps and facecrop, faceprint and facematch "
             "handle per image; the output records faces_capped when the cap applies"),
     Setting("MAX_PIPELINE_STEPS", "50", "longest processing_pipeline a job may have; longer ones are rejected"),
@@ -86,11 +92,21 @@ SETTINGS: tuple[Setting, ...] = (
             "may name besides the classifiers of dependencies.json"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
             local_only=True),
-    Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded database and model caches",
+    Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded SQLite database (local runs): "
+            ".imaginem in the working folder, or the temp folder when that is read-only",
             local_only=True),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def _default_data_dir() -> Path:
+    """``.imaginem`` in the working folder on a laptop; the temp folder where that is read-only (Azure
+    Functions runs the package read-only with only the temp folder writable)."""
+    local = Path(_DEFAULTS["IMAGINEM_DATA_DIR"])
+    if local.is_dir() and os.access(local, os.W_OK) or not local.exists() and os.access(Path.cwd(), os.W_OK):
+        return local
+    return Path(tempfile.gettempdir()) / "imaginem"
 
 
 def _backend(value: str, name: str) -> Backend:
@@ -109,6 +125,10 @@ def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) ->
     if value <= 0:
         raise ConfigurationError(f"{name}={raw!r} must be positive")
     return value
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +150,9 @@ class Settings:
     image_max_bytes: int = 50 * 1024 * 1024
     image_max_pixels: int = 50_000_000
     image_fetch_timeout: float = 20.0
+    dashboard_max_files: int = 50
+    image_fetch_allow: tuple[str, ...] = ()
+    input_containers: tuple[str, ...] = ("inputimages",)
     allow_local_paths: bool = False
     max_faces_per_image: int = 100
     max_pipeline_steps: int = 50
@@ -171,11 +194,14 @@ class Settings:
             image_max_bytes=int(_number(env, "IMAGE_MAX_BYTES", int)),
             image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
             image_fetch_timeout=_number(env, "IMAGE_FETCH_TIMEOUT", float),
+            dashboard_max_files=int(_number(env, "DASHBOARD_MAX_FILES", int)),
+            image_fetch_allow=_names(get("IMAGE_FETCH_ALLOW")),
+            input_containers=_names(get("INPUT_CONTAINERS")),
             allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
             max_faces_per_image=int(_number(env, "MAX_FACES_PER_IMAGE", int)),
             max_pipeline_steps=int(_number(env, "MAX_PIPELINE_STEPS", int)),
             external_queues=tuple(q.strip() for q in env.get("EXTERNAL_QUEUES", "").split(",") if q.strip()),
-            data_dir=Path(get("IMAGINEM_DATA_DIR")),
+            data_dir=Path(env.get("IMAGINEM_DATA_DIR", "").strip() or _default_data_dir()),
         )
 
     def backend_for(self, classifier: str) -> Literal["local", "azure"]:

@@ -26,14 +26,12 @@ from collections.abc import Container, Mapping
 from enum import StrEnum
 from typing import Any
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError
 
 from pipeline.classifier import Classifier
 from pipeline.errors import (
     DependencyFailedError,
     ImageError,
-    ImageFetchError,
-    ImageTooLargeError,
     ImageUnavailableError,
     JobConflictError,
     JobFormatError,
@@ -45,11 +43,10 @@ from pipeline.job import Job, identify, parse_job
 from pipeline.linked import LinkedContent, fits_queue, fits_table_property, is_link
 from pipeline.logs import FINGERPRINT, IMAGE_ERROR, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
-from pipeline.storage import Storage
 from pipeline.timings import TIMINGS_SUFFIX, StepTimer
 from pipeline.untrusted import one_line
 
-__all__ = ["Outcome", "StepRunner", "blob_image_reader", "describe_exception"]
+__all__ = ["Outcome", "StepRunner", "describe_exception"]
 
 _log = logging.getLogger(__name__)
 
@@ -106,13 +103,7 @@ class StepRunner:
         self.services = services
         self._storage = services.storage
         self._max_dequeue_count = max_dequeue_count
-        self._fetcher = fetcher or ImageFetcher(
-            max_bytes=settings.image_max_bytes,
-            max_pixels=settings.image_max_pixels,
-            timeout=settings.image_fetch_timeout,
-            allow_local_paths=settings.allow_local_paths,
-            blob_reader=blob_image_reader(services.storage),
-        )
+        self._fetcher = fetcher or ImageFetcher.from_settings(settings, services.storage)
         self._log = log or PipelineLog(services.storage.table(PIPELINELOGS))
         self._linked = linked or LinkedContent(services.storage)
         self._queues = {*services.dependencies.classifiers, *settings.external_queues}
@@ -198,7 +189,7 @@ class StepRunner:
             raise ImageUnavailableError(f"an earlier step could not get the image, not fetched again: {earlier}")
         try:
             with timer.phase("fetch_ms"):
-                return self._fetcher.fetch(job.image_url)
+                return self._fetcher.fetch(job.image_url, batch_id=job.batch_id)
         except ImageError as e:
             extra[IMAGE_ERROR] = describe_exception(e)
             raise
@@ -329,15 +320,3 @@ def _explained(error: MissingDependencyError, job: Job, entity: Mapping[str, Any
     if type(error) is MissingDependencyError and reason and error.needs in earlier:
         return DependencyFailedError(error.classifier, error.needs, str(reason))
     return error
-
-
-def blob_image_reader(storage: Storage) -> Any:
-    def read(url: str, max_bytes: int) -> bytes | None:
-        try:
-            return storage.read_blob_url(url, max_bytes)
-        except ResourceNotFoundError:
-            raise ImageFetchError(f"blob {url} does not exist") from None
-        except ValueError as e:
-            raise ImageTooLargeError(str(e)) from None
-
-    return read

@@ -6,6 +6,7 @@ cached per name so every message reuses the same connections.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -17,6 +18,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from pipeline.settings import Settings
+from pipeline.untrusted import one_line
 
 __all__ = ["Storage"]
 
@@ -45,6 +47,7 @@ class Storage:
         else:
             raise ValueError("Storage needs a connection string or an account name")
         self._lock = threading.Lock()
+        self._created: set[tuple[int, str]] = set()
         self._queues: dict[str, QueueClient] = {}
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}
@@ -84,19 +87,47 @@ class Storage:
             found = cache.get(name)
             if found is None:
                 found = client(name)
-                if create:
-                    try:
-                        create_it(found)
-                    except ResourceExistsError:
-                        pass
                 cache[name] = found
+            # A client first asked for without creating its resource is created when a caller needs it.
+            if create and (id(cache), name) not in self._created:
+                try:
+                    create_it(found)
+                except ResourceExistsError:
+                    pass
+                self._created.add((id(cache), name))
             return found
 
+    def owns(self, url: str) -> bool:
+        """Whether the URL's host is one of this account's endpoints (blob, dfs, queue, table, secondary).
+
+        Such URLs are read with the account's credentials or not at all, never over plain HTTP.
+        """
+        target = _host_port(url)
+        if target is None:
+            return False
+        for endpoint in (self._blobs_svc.url, self._queues_svc.url, self._tables_svc.url):
+            mine = _host_port(endpoint)
+            if mine is None:
+                continue
+            if target == mine:
+                return True
+            if _is_address(mine[0]):
+                continue  # Azurite and other path-style endpoints: only that host and port
+            account, _, rest = mine[0].partition(".")
+            _, _, suffix = rest.partition(".")  # "blob.core.windows.net" -> "core.windows.net"
+            first, _, other = target[0].partition(".")
+            if "." in suffix and first in (account, f"{account}-secondary") and other.partition(".")[2] == suffix:
+                return True
+        return False
+
     def blob_path(self, url: str) -> tuple[str, str] | None:
-        """(container, blob name) when the URL is a blob of this account, else None."""
-        base = urlsplit(self._blobs_svc.url)
-        target = urlsplit(url)
-        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+        """(container, blob name) when the URL is a blob of this account, else None.
+
+        Host and scheme are compared the way the service reads them (any case, http or https,
+        default ports); the container and name are percent-decoded.
+        """
+        base, target = urlsplit(self._blobs_svc.url), urlsplit(url)
+        if target.scheme.lower() not in ("http", "https") or _host_port(url) != _host_port(self._blobs_svc.url):
             return None
         prefix = base.path.rstrip("/") + "/"
         if not target.path.startswith(prefix):
@@ -104,7 +135,7 @@ class Storage:
         container, _, blob = target.path[len(prefix):].partition("/")
         if not container or not blob:
             return None
-        return container, unquote(blob)
+        return unquote(container), unquote(blob)
 
     def read_blob_url(self, url: str, max_bytes: int) -> bytes | None:
         """The blob's bytes when the URL is of this account (None otherwise).
@@ -117,7 +148,7 @@ class Storage:
         blob = self._blobs_svc.get_blob_client(*path)
         size = blob.get_blob_properties().size
         if size > max_bytes:
-            raise ValueError(f"blob {url} is {size} bytes; the limit is {max_bytes}")
+            raise ValueError(f"blob {one_line(url)} is {size} bytes; the limit is {max_bytes}")
         return blob.download_blob().readall()
 
     def upload_blob(self, container: str, name: str, data: bytes, *, content_type: str) -> str:
@@ -129,3 +160,22 @@ class Storage:
         return str(blob.url)
 
 
+def _host_port(url: str) -> tuple[str, int | None] | None:
+    """(lower-case host without a trailing dot, port or None for the scheme's default), None if unreadable."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return None
+    return host, None if port == {"http": 80, "https": 443}.get(parts.scheme.lower()) else port
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import JobFormatError
+from pipeline.errors import JobConflictError, JobFormatError
 from pipeline.job import Job, parse_job
-from pipeline.logs import PIPELINELOGS, PipelineLog, step_state
+from pipeline.logs import FINGERPRINT, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
 
 __all__ = ["INPUT_CONTAINER", "IMAGE_SUFFIXES", "Submitter", "new_batch_id"]
@@ -51,8 +51,9 @@ class Submitter:
 
     def _parse(self, body: bytes | dict[str, Any]) -> Job:
         settings = self._services.settings
+        # Which queues are served is the host's to say (an app may serve its own): the first step checks them.
         return parse_job(body, default_pipeline=settings.pipeline_definition,
-                         resolve=self._services.dependencies.resolve)
+                         resolve=self._services.dependencies.resolve, max_steps=settings.max_pipeline_steps)
 
     def image_job(self, *, image_url: str, batch_id: str, job_id: str, pipeline: Sequence[str],
                   parameters: dict[str, Any]) -> Job:
@@ -87,6 +88,12 @@ class Submitter:
         return jobs
 
     def send(self, job: Job) -> None:
+        """Claim the job's entity with its fingerprint, record step 0 and send it; a job id already used in
+        the batch by another definition is refused (JobConflictError) and that job is left untouched."""
+        entity = self._log.claim(job.batch_id, job.id, job.fingerprint)
+        if entity.get(FINGERPRINT) != job.fingerprint:
+            raise JobConflictError(f"job {job.id!r} of batch {job.batch_id!r} already exists with another "
+                                   "definition; choose another id or batch")
         self._log.merge(job.batch_id, job.id, {
             "image_url": job.image_url,
             job.queue: step_state(job.processing_step, "processing"),

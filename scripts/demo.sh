@@ -3,4 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/imaginem demo "$@"
+# On a terminal the demo ends by printing the dashboard URL and serves it until Ctrl-C; piped or in CI it
+# runs the main job and exits (browse later with `.venv/bin/imaginem host` and its printed URL).
+if [ -t 0 ] && [ -t 1 ]; then
+  exec .venv/bin/imaginem demo --dashboard "$@"
+fi
+exec .venv/bin/imaginem demo "$@"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql fonts-dejavu-core)
+APT_PACKAGES=(unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql fonts-dejavu-core chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -42,6 +42,8 @@ if [ ! -x .venv/az/bin/az ]; then
   "$PYTHON" -m venv .venv/az
   .venv/az/bin/python -m pip install -q azure-cli
 fi
+# Linked into the project's venv, so `source .venv/bin/activate` puts `az` on the PATH (README).
+ln -sf ../az/bin/az .venv/bin/az
 
 echo "== installing Azurite (package-lock.json)"
 npm ci --silent --no-audit --no-fund >/dev/null

@@ -50,5 +50,7 @@ class FaceMatcher(Protocol):
     """facematch: matches of each new face against every stored face; then stores the new faces."""
 
     backend: str
+    confidence_meaning: str
+    """One sentence for the output: what a match's ``confidence`` is and where a match stops."""
 
     def match_and_store(self, job: Job, faces: Sequence[Face]) -> list[dict[str, Any]]: ...

@@ -69,6 +69,10 @@ param imageMaxBytes int
 param imageMaxPixels int
 param imageFetchTimeoutSeconds int
 
+@description('Most images one dashboard upload may submit.')
+@minValue(1)
+param dashboardMaxFiles int = 50
+
 resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: appName
 }
@@ -79,7 +83,7 @@ var vaultReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName='
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   // Checkov reads this app-settings resource as a whole web-app configuration; the checks below are about
   // web apps' siteConfig (set in functionapp.bicep) and do not apply to a list of app settings.
-  // checkov:skip=CKV_AZURE_13: Misapplied: App Service Authentication would block the queue triggers' host endpoints; the dashboard is public read-only.
+  // checkov:skip=CKV_AZURE_13: Misapplied: App Service Authentication is set by its own authsettingsV2 resource (dashboardauth.bicep), not by this app-settings list.
   // checkov:skip=CKV_AZURE_63: Misapplied: HTTP logging is a web-app siteConfig setting; the app logs to Application Insights.
   // checkov:skip=CKV_AZURE_65: Misapplied: detailed error pages are a web-app siteConfig setting.
   // checkov:skip=CKV_AZURE_66: Misapplied: failed-request tracing is a web-app siteConfig setting; failures go to Application Insights.
@@ -111,6 +115,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     IMAGE_MAX_BYTES: string(imageMaxBytes)
     IMAGE_MAX_PIXELS: string(imageMaxPixels)
     IMAGE_FETCH_TIMEOUT: string(imageFetchTimeoutSeconds)
+    DASHBOARD_MAX_FILES: string(dashboardMaxFiles)
+    // Image URLs reach only global addresses; list internal hosts or ranges here to open them.
+    IMAGE_FETCH_ALLOW: ''
+    // The containers image_url may name on the account (main.bicep creates inputimages).
+    INPUT_CONTAINERS: 'inputimages'
     MAX_FACES_PER_IMAGE: '100'
     MAX_PIPELINE_STEPS: '50'
     EXTERNAL_QUEUES: ''

@@ -64,11 +64,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    // checkov:skip=CKV_AZURE_222: The dashboard and its HTTP API are public pages; the queue-triggered classifiers take no inbound traffic.
+    // checkov:skip=CKV_AZURE_222: The dashboard is reached by browsers over the internet, behind App Service Authentication with Entra ID (dashboardauth.bicep); the queue-triggered classifiers take no inbound traffic.
     // checkov:skip=CKV_AZURE_212: Flex Consumption scales out from zero by itself; there is no fixed instance count to fail over to.
     // checkov:skip=CKV_AZURE_213: Health checks are an App Service plan feature; Flex Consumption manages instance health itself.
     publicNetworkAccess: 'Enabled'
-    // checkov:skip=CKV_AZURE_17: The dashboard and API are read by browsers; client certificates would lock them out. Queue triggers need no inbound access.
+    // checkov:skip=CKV_AZURE_17: The dashboard is read by browsers signed in with Entra ID (dashboardauth.bicep); client certificates would lock them out. Queue triggers need no inbound access.
     clientCertEnabled: false
     siteConfig: {
       minTlsVersion: '1.2'

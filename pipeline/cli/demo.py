@@ -9,14 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import threading
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from dashboard.static import page_url
+from pipeline.cli.consoles import output
+from pipeline.cli.probe import probe_storage
 from pipeline.cli.report import JobResult, html_report, summary_table
 from pipeline.cli.samples import write_samples
+from pipeline.errors import ConfigurationError
 from pipeline.host.azurite import start_azurite
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
@@ -29,9 +34,6 @@ from pipeline.submit import Submitter, new_batch_id
 
 __all__ = ["register", "run"]
 
-_console = Console()
-if not _console.is_terminal:  # piped to a file or a CI log: wide enough for one line per image
-    _console = Console(width=160)
 _errors = Console(stderr=True)
 
 
@@ -39,6 +41,9 @@ def register(commands: Any) -> None:
     p = commands.add_parser("demo", help="the main job: sample images through every classifier, locally")
     p.add_argument("--report", default="report", help="folder for the HTML report (default: report)")
     p.add_argument("--timeout", type=float, default=900, help="seconds before giving up (exit 3)")
+    p.add_argument("--dashboard", action="store_true",
+                   help="serve the dashboard while it runs and after, until Ctrl-C (prints its URL)")
+    p.add_argument("--port", type=int, default=7071, help="HTTP port for --dashboard (default: 7071)")
     p.add_argument("--use-settings", action="store_true",
                    help="use AzureWebJobsStorage from the settings instead of a private Azurite")
     p.set_defaults(handler=run)
@@ -50,8 +55,9 @@ def _results(services: Services, batch_id: str, images: dict[str, bytes]) -> lis
     results = []
     for entity in sorted(log.batch(batch_id), key=lambda e: str(e["RowKey"])):
         final: dict[str, Any] = json.loads(entity.get("job_output", "{}"))
-        final = linked.expand(final)
-        outputs = linked.expand_outputs(final.get("job_output", {}))
+        batch, job = str(entity["PartitionKey"]), str(entity["RowKey"])
+        final = linked.expand(final, batch_id=batch, job_id=job)
+        outputs = linked.expand_outputs(final.get("job_output", {}), batch_id=batch, job_id=job)
         name = final.get("job_definition", {}).get("input", {}).get("image_parameters", {}).get("original_name", "")
         exceptions = {k[: -len("_exception")]: str(v) for k, v in entity.items() if k.endswith("_exception")}
         results.append(JobResult(job_id=str(entity["RowKey"]), name=name, image=images.get(name, b""),
@@ -73,13 +79,38 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             emulator.stop()
 
 
+def _free_or_exit(port: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ConfigurationError(f"port {port} is in use (another `imaginem host`?): choose one with --port") \
+                from None
+    return port
+
+
+def _serve_until_interrupted(host: LocalHost, thread: threading.Thread, port: int, console: Console) -> None:
+    console.print(f"Dashboard: {page_url(port)}  (Ctrl-C stops it)", highlight=False)
+    try:
+        while thread.is_alive():
+            thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        host.stop.set()
+        thread.join(60)
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     services = Services.from_settings(settings)
+    probe_storage(services.storage)
     samples = write_samples(settings.data_dir / "samples")
     images = {p.name: p.read_bytes() for p in samples}
-    host = LocalHost(app="function_app:app", settings=settings, config=QueueConfig.load(), http_port=None)
+    port = _free_or_exit(args.port) if args.dashboard else None
+    host = LocalHost(app="function_app:app", settings=settings, config=QueueConfig.load(), http_port=port)
     thread = threading.Thread(target=host.serve, name="imaginem-host", daemon=True)
     thread.start()
+    keep = False
     try:
         submitter = Submitter(services)
         log = PipelineLog(services.storage.table(PIPELINELOGS))
@@ -94,17 +125,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 submitter.send(job)
                 done += 1
             jobs = wait_for_batch(log, batch_id, timeout=args.timeout, console=_errors, expected=done)
-            if jobs is None:
+            if not jobs:
                 _errors.print(f"timed out after {args.timeout:g} s; see `imaginem status {batch_id}`")
                 return 3
+        keep = port is not None
     finally:
-        host.stop.set()
-        thread.join(60)
-    assert jobs is not None
+        if not keep:
+            host.stop.set()
+            thread.join(60)
+    assert jobs
     results = _results(services, batch_id, images)
-    _console.print(summary_table(results))
+    console = output()  # piped to a file or a CI log: one line per image, not cut at 80 columns
+    console.print(summary_table(results))
     index = html_report(results, Path(args.report), f"Imaginem — batch {batch_id}")
-    _console.print(f"HTML report: {index.resolve()}")
+    console.print(f"HTML report: {index.resolve()}")
+    outcomes = [str(j.outcome) for j in jobs]
+    _errors.print(", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes)), highlight=False)
+    if keep and port is not None:
+        _serve_until_interrupted(host, thread, port, console)
     stopped = [j.job_id for j in jobs if j.state == JobState.STOPPED]
     if stopped:
         _errors.print(f"stopped before their last step: {', '.join(stopped)}")

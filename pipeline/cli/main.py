@@ -1,7 +1,8 @@
 """The ``imaginem`` command: run the emulator and the host, submit jobs, follow and read them.
 
-Exit codes: 0 success; 1 a job or command failed; 2 bad usage or input; 3 timed out;
-4 configuration or connection problem.
+Exit codes: 0 success (wait: every job succeeded); 1 a command failed, or (wait) some job
+finished with failed steps or stopped in a poison queue; 2 bad usage or input (wait: the batch
+has no jobs); 3 timed out; 4 configuration problem, or storage or database unreachable.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from rich.table import Table
 
 from pipeline.cli import demo
 from pipeline.cli import results as cli_results
+from pipeline.cli.consoles import output
+from pipeline.cli.probe import StorageUnreachableError, probe_storage
 from pipeline.dependencies import UnknownClassifierError
 from pipeline.errors import ConfigurationError, ImaginemError, JobFormatError
 from pipeline.logs import PIPELINELOGS, PipelineLog
-from pipeline.progress import JobState, job_progress, wait_for_batch
+from pipeline.progress import JobOutcome, JobProgress, job_progress, wait_for_batch
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.timings import PHASES, step_timings
@@ -37,6 +40,13 @@ _console = Console()
 _errors = Console(stderr=True)
 
 
+def _services(settings: Settings) -> Services:
+    """The services, once the storage account answered a quick probe (else exit 4 within seconds)."""
+    services = Services.from_settings(settings)
+    probe_storage(services.storage)
+    return services
+
+
 def _pipeline(args: argparse.Namespace, services: Services) -> list[str]:
     if getattr(args, "classifiers", None):
         return services.dependencies.resolve([c.strip() for c in args.classifiers.split(",") if c.strip()])
@@ -46,11 +56,15 @@ def _pipeline(args: argparse.Namespace, services: Services) -> list[str]:
 
 
 def cmd_azurite(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
     from pipeline.host.azurite import start_azurite
 
     location = Path(args.location) if args.location else None
     emulator = start_azurite(ports=(args.blob_port, args.blob_port + 1, args.blob_port + 2), location=location,
                              quiet=not args.verbose)
+    # SIGTERM (a service manager, `kill`) stops node too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     _console.print(f"Azurite {'in memory' if location is None else f'persisting to {location}'} on "
                    f"127.0.0.1:{args.blob_port}-{args.blob_port + 2}. Ctrl-C stops it.")
     _console.print(f"AzureWebJobsStorage={emulator.connection_string}", soft_wrap=True, highlight=False)
@@ -58,26 +72,45 @@ def cmd_azurite(args: argparse.Namespace, settings: Settings) -> int:
         while emulator.process.poll() is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        return EXIT_OK
     finally:
         emulator.stop()
-    return EXIT_OK
+    _errors.print(f"azurite exited on its own with code {emulator.process.returncode}")
+    return EXIT_FAILED
 
 
 def cmd_host(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.host.localhost import LocalHost
     from pipeline.hostconfig import QueueConfig
 
+    # Supervised worker processes even for one: a crashed or timed-out worker is restarted.
     host = LocalHost(app=args.app, settings=settings, config=QueueConfig.load(Path(args.host_json)),
-                     workers=args.workers, http_port=args.port)
-    host.serve()
+                     workers=args.workers, http_port=args.port, processes=True)
+    _errors.print(f"dashboard: http://127.0.0.1:{args.port}/api/dashboard/", highlight=False)
+    host.serve()  # returns on Ctrl-C / SIGTERM only; raises ConfigurationError (exit 4)
+    return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    import requests
+
+    from dashboard.static import page_url
+
+    url = page_url(args.port)
+    print(url)
+    try:
+        requests.get(url, timeout=3).raise_for_status()
+    except requests.RequestException:
+        _errors.print(f"nothing answers at {url} yet: start `imaginem host --port {args.port}` (and Azurite)",
+                      soft_wrap=True, highlight=False)
+        return EXIT_FAILED
     return EXIT_OK
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.submit import Submitter, is_job_file, new_batch_id
 
-    services = Services.from_settings(settings)
+    services = _services(settings)
     submitter = Submitter(services)
     job_files = [s for s in args.inputs if is_job_file(s)]
     images = [s for s in args.inputs if s not in job_files]
@@ -97,21 +130,36 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
-    log = PipelineLog(Services.from_settings(settings).storage.table(PIPELINELOGS))
-    jobs = wait_for_batch(log, args.batch, timeout=args.timeout, interval=args.interval, console=_errors)
+    log = PipelineLog(_services(settings).storage.table(PIPELINELOGS))
+    jobs = wait_for_batch(log, args.batch, timeout=args.timeout, interval=args.interval, console=_errors,
+                          grace=args.grace)
     if jobs is None:
-        _errors.print(f"timed out after {args.timeout:g} s")
+        _errors.print(f"timed out after {args.timeout:g} s; `imaginem status {args.batch}` shows where each job is",
+                      highlight=False)
         return EXIT_TIMEOUT
-    stopped = [j.job_id for j in jobs if j.state == JobState.STOPPED]
-    if stopped:
-        _errors.print(f"{len(stopped)} job(s) stopped before their last step (see the poison queues): "
-                      + ", ".join(stopped))
-        return EXIT_FAILED
-    return EXIT_OK
+    if not jobs:
+        _errors.print(f"batch {args.batch!r} has no jobs (none after {min(args.grace, args.timeout):g} s): "
+                      "check the batch id that `imaginem submit` printed", highlight=False)
+        return EXIT_USAGE
+    output().print(_outcome_table(args.batch, jobs))
+    counts = {outcome: sum(1 for j in jobs if j.outcome == outcome) for outcome in JobOutcome}
+    _errors.print(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n), highlight=False)
+    if counts[JobOutcome.STOPPED]:
+        _errors.print(f"{counts[JobOutcome.STOPPED]} job(s) stopped before their last step (see the poison "
+                      "queues; `imaginem requeue` runs them again once the cause is fixed)", highlight=False)
+    return EXIT_OK if counts[JobOutcome.SUCCEEDED] == len(jobs) else EXIT_FAILED
+
+
+def _outcome_table(batch_id: str, jobs: Sequence[JobProgress]) -> Table:
+    table = Table("job", "outcome", "failed steps", title=f"batch {batch_id}", title_justify="left")
+    for job in sorted(jobs, key=lambda j: j.job_id):
+        table.add_row(job.job_id, str(job.outcome), ", ".join(job.failed_steps))
+    return table
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    log = PipelineLog(Services.from_settings(settings).storage.table(PIPELINELOGS))
+    log = PipelineLog(_services(settings).storage.table(PIPELINELOGS))
+    console = output()
     if args.job:
         entity = log.read(args.batch, args.job)
         if entity is None:
@@ -120,12 +168,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps({k: v for k, v in entity.items() if isinstance(v, (str, int, float, bool))}, indent=2))
             return EXIT_OK
-        table = Table("property", "value", title=f"{args.batch} / {args.job}", show_lines=True)
+        progress = job_progress(entity)
+        table = Table("property", "value", title=f"{args.batch} / {args.job}: {progress.outcome}", show_lines=True)
         for key, value in entity.items():
             text = str(value)
             table.add_row(key, text if len(text) <= 600 else text[:600] + " …")
-        _console.print(table)
-        _print_timings(job_progress(entity).steps, step_timings(entity))
+        console.print(table)
+        _print_timings(console, progress.steps, step_timings(entity))
         return EXIT_OK
     entities = log.batch(args.batch)
     jobs = [job_progress(e) for e in entities]
@@ -133,23 +182,23 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         _errors.print(f"no jobs in batch {args.batch!r}")
         return EXIT_FAILED
     if args.json:
-        print(json.dumps([{"job": j.job_id, "state": j.state, "steps": j.steps, "exceptions": j.exceptions}
-                          for j in jobs], indent=2))
+        print(json.dumps([{"job": j.job_id, "state": j.state, "outcome": j.outcome, "failed_steps": j.failed_steps,
+                           "steps": j.steps, "exceptions": j.exceptions} for j in jobs], indent=2))
         return EXIT_OK
     queues: list[str] = []
     for job in jobs:
         queues += [q for q in job.steps if q not in queues]
-    table = Table("job", "state", *queues, "total ms", "exceptions", title=f"batch {args.batch}")
+    table = Table("job", "outcome", *queues, "total ms", "exceptions", title=f"batch {args.batch}")
     for job, entity in zip(jobs, entities, strict=True):
         cells = [job.steps.get(q, "").split(": ", 1)[-1] for q in queues]
         total = sum(t.get("total_ms", 0.0) for t in step_timings(entity).values())
-        table.add_row(job.job_id, str(job.state), *cells, f"{total:.0f}" if total else "",
+        table.add_row(job.job_id, str(job.outcome), *cells, f"{total:.0f}" if total else "",
                       "\n".join(f"{k}: {v}" for k, v in job.exceptions.items()))
-    _console.print(table)
+    console.print(table)
     return EXIT_OK
 
 
-def _print_timings(steps: dict[str, str], timings: dict[str, dict[str, float]]) -> None:
+def _print_timings(console: Console, steps: dict[str, str], timings: dict[str, dict[str, float]]) -> None:
     """One row per step that recorded its timings, in step order (``pipeline.timings``)."""
     if not timings:
         return
@@ -159,15 +208,16 @@ def _print_timings(steps: dict[str, str], timings: dict[str, dict[str, float]]) 
         column.justify = "right"
     for name in order:
         table.add_row(name, *(f"{timings[name][p]:.1f}" if p in timings[name] else "—" for p in PHASES))
-    _console.print(table)
+    console.print(table)
 
 
 def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
-    services = Services.from_settings(settings)
+    services = _services(settings)
+    console = output()
     for queue in _pipeline(args, services):
         for name in (queue, f"{queue}-poison"):
             services.storage.queue(name).clear_messages()
-        _console.print(f"cleared {queue} and {queue}-poison")
+        console.print(f"cleared {queue} and {queue}-poison")
     return EXIT_OK
 
 
@@ -175,7 +225,7 @@ def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.job import parse_job
     from pipeline.logs import step_state
 
-    services = Services.from_settings(settings)
+    services = _services(settings)
     log = PipelineLog(services.storage.table(PIPELINELOGS))
     moved = 0
     for queue in _pipeline(args, services):
@@ -191,6 +241,14 @@ def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
                 poison.delete_message(message)
                 moved += 1
     _errors.print(f"requeued {moved} message(s) from the poison queues")
+    return EXIT_OK
+
+
+def cmd_samples(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli.samples import write_samples
+
+    for path in write_samples(Path(args.folder)):
+        print(path)
     return EXIT_OK
 
 
@@ -219,6 +277,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host-json", default="host.json", help="queue settings (extensions.queues)")
     p.set_defaults(handler=cmd_host)
 
+    p = commands.add_parser("dashboard", help="print the dashboard's URL (served by `imaginem host`)")
+    p.add_argument("--port", type=int, default=7071, help="the host's HTTP port")
+    p.set_defaults(handler=cmd_dashboard)
+
     p = commands.add_parser("submit", help="drop jobs on their first queue; prints the batch id")
     p.add_argument("inputs", nargs="+", help="job .json files, images, folders of images, or http(s) URLs")
     group = p.add_mutually_exclusive_group()
@@ -227,13 +289,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", help="batch id for images (default: a new one)")
     p.set_defaults(handler=cmd_submit)
 
-    p = commands.add_parser("wait", help="show progress until every job of a batch is finished or stopped")
+    p = commands.add_parser(
+        "wait", help="show progress until every job of a batch is finished or stopped, then each job's outcome",
+        description="Show progress until every job of the batch is finished or stopped, then each job's outcome: "
+                    "succeeded, finished with failures (some step failed), or stopped (in a poison queue).",
+        epilog="exit codes: 0 every job succeeded; 1 some job finished with failures or stopped; 2 the batch has "
+               "no jobs after --grace seconds; 3 timed out; 4 storage unreachable or a bad setting")
     p.add_argument("batch")
     p.add_argument("--timeout", type=float, default=600, help="seconds before giving up (exit 3)")
+    # A job sent by another tool (az, the SDK) appears in pipelinelogs only when its first step ends,
+    # after the models load: the default leaves room for that.
+    p.add_argument("--grace", type=float, default=60,
+                   help="seconds to wait for the batch's first job before saying it has none (exit 2; default 60)")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between looks at pipelinelogs")
     p.set_defaults(handler=cmd_wait)
 
-    p = commands.add_parser("status", help="a batch's jobs (or one job's entity) from pipelinelogs")
+    p = commands.add_parser("status", help="a batch's jobs with their outcome and steps (or one job's entity)")
     p.add_argument("batch")
     p.add_argument("job", nargs="?")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -246,6 +317,10 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("requeue", help="move poisoned messages back to their queues, to run again")
     p.add_argument("--pipeline", help="comma-separated queues (default: PIPELINE_DEFINITION)")
     p.set_defaults(handler=cmd_requeue)
+
+    p = commands.add_parser("samples", help="write the demo's sample photos (a cat, an astronaut, …) into a folder")
+    p.add_argument("folder")
+    p.set_defaults(handler=cmd_samples)
 
     p = commands.add_parser("resolve", help="order classifiers with their dependencies")
     p.add_argument("classifiers", nargs="+")
@@ -284,6 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (JobFormatError, UnknownClassifierError, FileNotFoundError) as e:
         _errors.print(f"error: {e}", highlight=False)
         return EXIT_USAGE
+    except StorageUnreachableError as e:
+        _errors.print(f"storage unreachable: {e}", highlight=False)
+        return EXIT_CONFIG
     except ConfigurationError as e:
         _errors.print(f"configuration error: {e}", highlight=False)
         return EXIT_CONFIG

@@ -1,8 +1,9 @@
 """``imaginem results``: read pipeline_output back, as a table or as JSON.
 
     imaginem results                         the most recent jobs
-    imaginem results --batch B               the jobs of batch B
+    imaginem results --batch B C             the jobs of batch B or C
     imaginem results --label cat dog         the jobs having any of these labels (with --batch too)
+    imaginem results --outcome "finished with failures"   only jobs with a failed step (or: succeeded)
     imaginem results --batches               recent batches with their job counts
     imaginem results --top-labels            the distinct labels with their job counts
 
@@ -20,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.cli.consoles import output
 from pipeline.errors import ImaginemError
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
@@ -30,6 +32,7 @@ __all__ = ["register", "run"]
 
 EXIT_OK, EXIT_USAGE, EXIT_CONFIG = 0, 2, 4
 _LABELS_SHOWN = 6
+OUTCOMES = ("succeeded", "finished with failures")  # progress.JobOutcome's values a finished row can have
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,10 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "results", help="show finished jobs from pipeline_output (SQL)",
         description="Show finished jobs from the pipeline_output table, newest first.",
     )
-    parser.add_argument("--batch", help="only the jobs of this batch")
+    parser.add_argument("--batch", action="extend", nargs="+", default=[], metavar="BATCH",
+                        help="only the jobs (or, with --top-labels, the labels) of these batches")
     parser.add_argument("--label", action="extend", nargs="+", default=[], metavar="LABEL",
                         help="only jobs having any of these labels (tags, categories, caption or text words, "
                              "matched face ids)")
+    parser.add_argument("--outcome", action="append", default=[], choices=OUTCOMES,
+                        type=lambda text: text.replace("-", " "),
+                        help="only jobs with this outcome (repeat for several; finished-with-failures works too)")
     parser.add_argument("--kind", choices=KINDS, help="with --label or --top-labels: only labels of this kind")
     view = parser.add_mutually_exclusive_group()
     view.add_argument("--batches", action="store_true", help="list recent batches with their job counts")
@@ -68,7 +75,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         sys.stdout.write(json.dumps([row.to_dict() for row in rows], ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
-    console = Console()
+    console = output()
     if not rows:
         console.print(f"No results in {database.engine} at {database.target}.", highlight=False)
         return EXIT_OK
@@ -83,42 +90,42 @@ def _query(args: argparse.Namespace, queries: ResultsQueries) -> Sequence[JobRow
     if args.batches:
         return queries.recent_batches(**page)
     if args.top_labels:
-        return queries.label_counts(kind=args.kind, **page)
-    if args.label:
-        return queries.jobs_with_labels(args.label, kind=args.kind, batch_id=args.batch, **page)
-    if args.batch:
-        return queries.batch_jobs(args.batch, **page)
-    return queries.recent_jobs(**page)
+        return queries.label_counts(kind=args.kind, batch_ids=args.batch, **page)
+    return queries.recent_jobs(batch_ids=args.batch, labels=args.label, kind=args.kind, outcomes=args.outcome, **page)
 
 
 def _title(args: argparse.Namespace, database: Database) -> str:
     parts = ["batches" if args.batches else "labels" if args.top_labels else "jobs"]
-    if args.batch:
-        parts.append(f"of batch {args.batch}")
-    if args.label and not (args.batches or args.top_labels):
+    jobs = not (args.batches or args.top_labels)
+    if args.batch and not args.batches:
+        parts.append(f"of batch {' or '.join(args.batch)}")
+    if args.label and jobs:
         parts.append("labelled " + " or ".join(args.label))
+    if args.outcome and jobs:
+        parts.append("that " + " or ".join(args.outcome))
     return f"{' '.join(parts)} — {database.engine}"
 
 
 def _table(rows: Sequence[Any], *, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     if isinstance(rows[0], BatchRow):
-        for name in ("batch", "jobs", "first", "last"):
-            table.add_column(name, justify="right" if name == "jobs" else "left")
+        for name in ("batch", "jobs", "with failures", "first", "last"):
+            table.add_column(name, justify="right" if name in ("jobs", "with failures") else "left")
         for batch in rows:
-            table.add_row(batch.batch_id, str(batch.jobs), batch.first, batch.last)
+            table.add_row(batch.batch_id, str(batch.jobs), str(batch.with_failures), batch.first, batch.last)
     elif isinstance(rows[0], LabelCount):
         for name in ("kind", "label", "jobs"):
             table.add_column(name, justify="right" if name == "jobs" else "left")
         for count in rows:
             table.add_row(count.kind, count.name, str(count.jobs))
     else:
-        for name in ("finished", "batch", "job", "image", "labels"):
+        for name in ("finished", "batch", "job", "outcome", "image", "labels"):
             table.add_column(name, overflow="fold")
         for job in rows:
             labels = ", ".join(
                 name if confidence is None else f"{name} {confidence:.2f}"
                 for _, name, confidence in job.labels[:_LABELS_SHOWN]
             )
-            table.add_row(job.timestamp[:19].replace("T", " "), job.batch_id, job.id, job.image_url, labels)
+            table.add_row(job.timestamp[:19].replace("T", " "), job.batch_id, job.id, job.outcome, job.image_url,
+                          labels)
     return table

@@ -23,6 +23,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _taken(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as node binds: TIME_WAIT is no obstacle
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
 def find_azurite() -> str:
     local = _ROOT / "node_modules" / ".bin" / "azurite"
     if local.exists():
@@ -59,8 +69,12 @@ def start_azurite(
 ) -> Azurite:
     """Start Azurite in memory (or persisting to ``location``) and wait until it listens."""
     blob, queue, table = ports or (free_port(), free_port(), free_port())
+    taken = [p for p in (blob, queue, table) if _taken(p)]
+    if taken:  # else the readiness probe below would find whatever listens there
+        raise ConfigurationError(f"port {', '.join(map(str, taken))} on 127.0.0.1 is taken (another Azurite?); "
+                                 "stop it or choose other ports (--blob-port)")
     args = [
-        find_azurite(), "--silent", "--skipApiVersionCheck", "--loose",
+        find_azurite(), "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose",
         "--blobHost", "127.0.0.1", "--blobPort", str(blob),
         "--queueHost", "127.0.0.1", "--queuePort", str(queue),
         "--tableHost", "127.0.0.1", "--tablePort", str(table),

@@ -6,6 +6,9 @@ semantics of ``host.json`` (batch size, visibility timeout, maxDequeueCount then
 off to ``maxPollingInterval`` when idle, serves the HTTP routes on 127.0.0.1:7071/api, and
 runs several worker processes that compete for the same queues. On Ctrl-C a worker
 finishes the message in hand and makes the rest of its batch visible again: nothing is lost.
+Leases of messages in hand are renewed (``leases``), steps are bounded by ``functionTimeout``,
+storage outages are ridden out with a back-off (``outage``) and dead worker processes are
+restarted (``supervisor``).
 """
 
 from __future__ import annotations
@@ -22,25 +25,30 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
+from azure.core.exceptions import AzureError
 from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient
 
+from pipeline.errors import ConfigurationError
+from pipeline.host.http import handler_for
+from pipeline.host.leases import Lease, Leases
+from pipeline.host.outage import Outage
+from pipeline.host.supervisor import EXIT_CONFIG, EXIT_TIMED_OUT, Supervisor
 from pipeline.hostconfig import QueueConfig
 from pipeline.settings import Settings
 from pipeline.storage import Storage
+from pipeline.untrusted import one_line
 
-__all__ = ["HttpRoute", "LocalHost", "QueueTrigger", "load_app", "triggers_of"]
+__all__ = ["HttpRoute", "LocalHost", "QueueTrigger", "check_storage", "load_app", "triggers_of"]
 
 _log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 300
-"""How long a received message stays invisible while this host works on it."""
 SHUTDOWN_SECONDS = 120
 """How long a stopping worker may take to finish the messages in hand."""
 _FIRST_BACKOFF = 0.05
@@ -94,11 +102,14 @@ class _Worker:
     """One polling loop over every trigger queue; several of them compete as Functions instances do.
 
     As in Functions, a queue is read again once its messages in flight drop to ``newBatchThreshold``,
-    and up to ``threads`` messages (default ``batchSize``) run at the same time.
+    and up to ``threads`` messages (default ``batchSize``) run at the same time. The leases of the
+    messages in hand are renewed while they run; a storage outage is ridden out with a back-off.
     """
 
     def __init__(self, *, triggers: Sequence[QueueTrigger], storage: Storage, config: QueueConfig,
-                 stop: threading.Event, threads: int | None = None) -> None:
+                 stop: threading.Event, threads: int | None = None,
+                 on_timeout: Callable[[], None] | None = None) -> None:
+        """``on_timeout`` runs after a step past ``functionTimeout`` failed (a worker process exits there)."""
         self._triggers = list(triggers)
         self._storage = storage
         self._config = config
@@ -108,25 +119,40 @@ class _Worker:
         self._in_flight = {t.queue_name: 0 for t in self._triggers}
         self._changed = threading.Condition()
         self._start = 0
+        self._after_timeout = on_timeout
+        self._leases = Leases(lease_seconds=config.lease_seconds, function_timeout=config.function_timeout,
+                              on_timeout=self._timed_out)
 
     def run(self) -> None:
         backoff = 0.0
-        with ThreadPoolExecutor(self._threads, thread_name_prefix="imaginem-step") as pool:
-            while not self._stop.is_set():
-                # Start after the queue that just finished a message: its job most likely went there next.
-                order = self._triggers[self._start:] + self._triggers[:self._start]
-                received = sum(self._poll(trigger, pool) for trigger in order if not self._stop.is_set())
-                if received:
-                    backoff = 0.0
-                    continue
-                with self._changed:
-                    busy = any(self._in_flight.values())
-                    if busy:  # work in hand: look again as soon as a message finishes
-                        self._changed.wait(0.05)
+        outage = Outage(first=self._config.max_polling_interval, limit=self._config.outage_backoff_limit)
+        renewing = threading.Event()
+        renewer = threading.Thread(target=self._leases.run, args=(renewing,), name="imaginem-leases", daemon=True)
+        renewer.start()
+        try:
+            with ThreadPoolExecutor(self._threads, thread_name_prefix="imaginem-step") as pool:
+                while not self._stop.is_set():
+                    # Start after the queue that just finished a message: its job most likely went there next.
+                    order = self._triggers[self._start:] + self._triggers[:self._start]
+                    try:
+                        received = sum(self._poll(t, pool) for t in order if not self._stop.is_set())
+                    except AzureError as e:  # storage down: the messages wait in their queues
+                        self._stop.wait(outage.failed(e))
                         continue
-                backoff = min(self._config.max_polling_interval, max(_FIRST_BACKOFF, backoff * 2))
-                self._stop.wait(backoff)
-        # Leaving the with-block waited for the messages in hand; unstarted ones released themselves.
+                    outage.succeeded()
+                    if received:
+                        backoff = 0.0
+                        continue
+                    with self._changed:
+                        busy = any(self._in_flight.values())
+                        if busy:  # work in hand: look again as soon as a message finishes
+                            self._changed.wait(0.05)
+                            continue
+                    backoff = min(self._config.max_polling_interval, max(_FIRST_BACKOFF, backoff * 2))
+                    self._stop.wait(backoff)
+            # Leaving the with-block waited for the messages in hand; unstarted ones released themselves.
+        finally:
+            renewing.set()
 
     def _poll(self, trigger: QueueTrigger, pool: ThreadPoolExecutor) -> int:
         name = trigger.queue_name
@@ -134,24 +160,32 @@ class _Worker:
             room = self._config.batch_size - self._in_flight[name]
             if self._in_flight[name] > self._config.new_batch_threshold or room <= 0:
                 return 0
-        messages = list(self._clients[name].receive_messages(max_messages=room, visibility_timeout=LEASE_SECONDS))
+        # No SDK retries (about a minute of them): the poll loop backs off itself.
+        messages = list(self._clients[name].receive_messages(
+            max_messages=room, visibility_timeout=self._leases.lease_seconds, retry_total=0))
         with self._changed:
             self._in_flight[name] += len(messages)
         for message in messages:
-            pool.submit(self._task, trigger, message)
+            lease = self._leases.hold(name, self._clients[name], message)
+            pool.submit(self._task, trigger, lease)
         return len(messages)
 
-    def _task(self, trigger: QueueTrigger, message: Any) -> None:
-        client = self._clients[trigger.queue_name]
+    def _task(self, trigger: QueueTrigger, lease: Lease) -> None:
+        client, message = self._clients[trigger.queue_name], lease.message
         try:
             if self._stop.is_set():
-                client.update_message(message, visibility_timeout=0)
-                _log.info("%s: released unstarted message %s on shutdown", trigger.queue_name, message.id)
+                receipt = lease.end()
+                if receipt is not None:
+                    client.update_message(message.id, receipt, visibility_timeout=0)
+                    _log.info("%s: released unstarted message %s on shutdown", trigger.queue_name,
+                              one_line(message.id))
             else:
-                self._process(trigger, client, message)
-        except Exception:  # storage trouble: the lease runs out and the message comes back
-            _log.exception("%s: could not settle message %s", trigger.queue_name, message.id)
+                self._process(trigger, client, lease)
+        except Exception as e:  # storage trouble: the lease runs out and the message comes back
+            _log.error("%s: could not settle message %s: %s: %s", trigger.queue_name, one_line(message.id),
+                       type(e).__name__, one_line(e))
         finally:
+            self._leases.drop(lease)
             with self._changed:
                 self._in_flight[trigger.queue_name] -= 1
                 self._start = (self._triggers.index(trigger) + 1) % len(self._triggers)
@@ -163,72 +197,63 @@ class _Worker:
             return base64.b64decode(data)
         return data
 
-    def _process(self, trigger: QueueTrigger, client: QueueClient, message: Any) -> None:
+    def _process(self, trigger: QueueTrigger, client: QueueClient, lease: Lease) -> None:
+        message = lease.message
         msg = QueueMessage(id=message.id, body=self._body(message.content), dequeue_count=message.dequeue_count,
                            pop_receipt=message.pop_receipt, insertion_time=message.inserted_on,
                            expiration_time=message.expires_on)
+        lease.start(time.monotonic())
         try:
             trigger.call(msg)
         except Exception as e:  # the Functions host's contract: retry, then poison
-            if message.dequeue_count >= self._config.max_dequeue_count:
-                poison = f"{trigger.queue_name}-poison"
-                self._storage.queue(poison).send_message(message.content)
-                client.delete_message(message.id, message.pop_receipt)
-                _log.error("%s: message %s moved to %s after %d attempts: %s: %s", trigger.function_name,
-                           message.id, poison, message.dequeue_count, type(e).__name__, e)
-            else:
-                client.update_message(message, visibility_timeout=int(self._config.visibility_timeout))
-                _log.warning("%s: message %s failed (attempt %d of %d), retried in %ds: %s: %s",
-                             trigger.function_name, message.id, message.dequeue_count,
-                             self._config.max_dequeue_count, int(self._config.visibility_timeout),
-                             type(e).__name__, e)
+            receipt = lease.end()
+            if receipt is None:
+                _log.warning("%s: message %s failed after its lease ended; its outcome is ignored",
+                             trigger.function_name, one_line(message.id))
+                return
+            self._fail(trigger.function_name, lease, receipt, f"{type(e).__name__}: {one_line(e)}")
         else:
-            client.delete_message(message.id, message.pop_receipt)
-
-
-def _handler_for(routes: Sequence[HttpRoute]) -> type[BaseHTTPRequestHandler]:
-    table = {r.route.strip("/"): r for r in routes}
-
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            url = urlsplit(self.path)
-            path = url.path.strip("/")
-            route = table.get(path[len("api/"):]) if path.startswith("api/") else None
-            if route is None:
-                self._reply(404, b'{"error": "no such route"}', {"Content-Type": "application/json"})
+            receipt = lease.end()
+            if receipt is None:
+                _log.warning("%s: message %s finished after its lease ended (functionTimeout or a lost lease)",
+                             trigger.function_name, one_line(message.id))
                 return
-            if self.command not in route.methods:
-                self._reply(405, b'{"error": "method not allowed"}', {"Content-Type": "application/json"})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            request = func.HttpRequest(self.command, f"http://{self.headers.get('Host', '')}{self.path}",
-                                       headers=dict(self.headers.items()), params=dict(parse_qsl(url.query)),
-                                       route_params={}, body=self.rfile.read(length) if length else b"")
-            try:
-                response = route.call(request)
-            except Exception:
-                _log.exception("%s failed", route.function_name)
-                self._reply(500, b'{"error": "internal error"}', {"Content-Type": "application/json"})
-                return
-            headers = dict(response.headers)
-            if response.mimetype and "Content-Type" not in headers:
-                headers["Content-Type"] = response.mimetype
-            self._reply(response.status_code, response.get_body(), headers)
+            client.delete_message(message.id, receipt)
 
-        def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def _fail(self, function_name: str, lease: Lease, receipt: str, reason: str) -> None:
+        message, client = lease.message, lease.client
+        if message.dequeue_count >= self._config.max_dequeue_count:
+            poison = f"{lease.queue}-poison"
+            self._storage.queue(poison).send_message(message.content)
+            client.delete_message(message.id, receipt)
+            _log.error("%s: message %s moved to %s after %d attempts: %s", function_name, one_line(message.id),
+                       poison, message.dequeue_count, reason)
+        else:
+            client.update_message(message.id, receipt, visibility_timeout=int(self._config.visibility_timeout))
+            _log.warning("%s: message %s failed (attempt %d of %d), retried in %ds: %s", function_name,
+                         one_line(message.id), message.dequeue_count, self._config.max_dequeue_count,
+                         int(self._config.visibility_timeout), reason)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            _log.debug("http: " + format, *args)
-
-    return Handler
+    def _timed_out(self, lease: Lease, receipt: str) -> None:
+        """As the Functions host: the invocation fails, and a worker process is restarted (a thread cannot be
+        cancelled); the messages it holds are released for other workers first."""
+        name = next(t.function_name for t in self._triggers if t.queue_name == lease.queue)
+        try:
+            limit = self._config.function_timeout or 0
+            self._fail(name, lease, receipt, f"timed out: ran past functionTimeout ({limit:g} s)")
+        except Exception as e:
+            _log.error("%s: could not fail timed-out message %s: %s", name, one_line(lease.message.id), one_line(e))
+        if self._after_timeout is None:
+            return
+        for other in self._leases.held():
+            other_receipt = other.end()
+            if other_receipt is not None:
+                try:
+                    other.client.update_message(other.message.id, other_receipt, visibility_timeout=0)
+                except Exception as e:
+                    _log.warning("%s: could not release message %s: %s", other.queue, one_line(other.message.id),
+                                 one_line(e))
+        self._after_timeout()
 
 
 def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, worker: int) -> None:
@@ -238,18 +263,40 @@ def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, wo
     # Ctrl-C reaches the parent, which passes it on as SIGTERM once every worker can take it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    queues, _ = triggers_of(load_app(app_reference))
-    _Worker(triggers=queues, storage=Storage.from_settings(settings), config=config, stop=stop).run()
+    try:
+        queues, _ = triggers_of(load_app(app_reference))
+        storage = Storage.from_settings(settings)
+    except (ConfigurationError, ImportError) as e:
+        _log.error("configuration error: %s", one_line(e))
+        sys.exit(EXIT_CONFIG)
+    _Worker(triggers=queues, storage=storage, config=config, stop=stop,
+            on_timeout=lambda: os._exit(EXIT_TIMED_OUT)).run()
+
+
+def check_storage(storage: Storage) -> None:
+    """Fail at once, with the reason, when storage cannot be reached (the SDK would retry for a minute)."""
+    try:
+        storage.queue_service.get_service_properties(retry_total=0)
+    except AzureError as e:
+        first = one_line(str(e).splitlines()[0] if str(e) else "")
+        raise ConfigurationError(
+            f"storage is unreachable at {storage.queue_service.url} ({type(e).__name__}: {first}). "
+            "Is Azurite running (`imaginem azurite`) and AzureWebJobsStorage right?") from None
 
 
 class LocalHost:
-    """Runs ``workers`` polling processes (or the calling thread, for one) and the HTTP routes."""
+    """Runs the HTTP routes and ``workers`` polling processes (or the calling thread).
+
+    Worker processes are supervised: one that dies is restarted with a back-off. They are used
+    when ``processes`` is true, or by default for more than one worker.
+    """
 
     def __init__(self, *, app: str | func.FunctionApp, settings: Settings, config: QueueConfig, workers: int = 1,
-                 http_port: int | None = 7071, threads: int | None = None) -> None:
-        """``app`` is ``module:attribute`` (needed for several workers, which import it) or the app itself."""
-        if workers > 1 and not isinstance(app, str):
-            raise ValueError("several workers import the app themselves: pass it as 'module:attribute'")
+                 http_port: int | None = 7071, threads: int | None = None, processes: bool | None = None) -> None:
+        """``app`` is ``module:attribute`` (needed for worker processes, which import it) or the app itself."""
+        self._processes = workers > 1 if processes is None else processes
+        if self._processes and not isinstance(app, str):
+            raise ValueError("worker processes import the app themselves: pass it as 'module:attribute'")
         self._app = app
         self._threads = threads
         self._settings = settings
@@ -260,15 +307,25 @@ class LocalHost:
         self.ready = threading.Event()
         """Set once every trigger queue exists and the HTTP routes listen."""
         self.http_server: ThreadingHTTPServer | None = None
+        self.supervisor: Supervisor | None = None
 
     def serve(self) -> None:
-        """Run until ``stop`` is set (or SIGINT/SIGTERM when called from the main thread)."""
+        """Run until ``stop`` is set (or SIGINT/SIGTERM when called from the main thread).
+
+        Raises ``ConfigurationError`` when storage is unreachable at the start, the HTTP port is
+        taken, or a worker process reports a configuration error.
+        """
         queues, routes = triggers_of(load_app(self._app) if isinstance(self._app, str) else self._app)
         storage = Storage.from_settings(self._settings)
+        check_storage(storage)
         for trigger in queues:
             storage.queue(trigger.queue_name)
         if self._http_port is not None and routes:
-            self.http_server = ThreadingHTTPServer(("127.0.0.1", self._http_port), _handler_for(routes))
+            try:
+                self.http_server = ThreadingHTTPServer(("127.0.0.1", self._http_port), handler_for(routes))
+            except OSError as e:
+                raise ConfigurationError(f"cannot serve HTTP on 127.0.0.1:{self._http_port}: {e.strerror} "
+                                         "(another host running?); choose another port with --port") from None
             threading.Thread(target=self.http_server.serve_forever, daemon=True).start()
             _log.info("HTTP routes on http://127.0.0.1:%d/api/: %s", self.http_server.server_port,
                       ", ".join(r.route for r in routes))
@@ -278,49 +335,28 @@ class LocalHost:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: self.stop.set())
         try:
-            if self._workers <= 1:
+            if self._processes:
+                self.supervisor = Supervisor(start=self._start_worker, count=self._workers, stop=self.stop,
+                                             shutdown_seconds=SHUTDOWN_SECONDS)
+                self.supervisor.run()
+            else:
                 _Worker(triggers=queues, storage=storage, config=self._config, stop=self.stop,
                         threads=self._threads).run()
-            else:
-                self._run_processes()
         finally:
             if self.http_server is not None:
                 self.http_server.shutdown()
                 self.http_server.server_close()
         _log.info("stopped")
 
-    def _run_processes(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        processes = [
-            context.Process(target=_worker_main, name=f"imaginem-worker{i}",
-                            args=(self._app, self._settings, self._config, i))
-            for i in range(self._workers)
-        ]
+    def _start_worker(self, index: int) -> BaseProcess:
+        process = multiprocessing.get_context("spawn").Process(
+            target=_worker_main, name=f"imaginem-worker{index}",
+            args=(self._app, self._settings, self._config, index))
         main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # workers inherit it
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # the worker inherits it
         try:
-            for process in processes:
-                process.start()
+            process.start()
         finally:
             if main_thread:
                 signal.signal(signal.SIGINT, previous)
-        while not self.stop.is_set() and any(p.is_alive() for p in processes):
-            self.stop.wait(0.5)
-        for process in processes:
-            if process.is_alive() and process.pid is not None:
-                _signal(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + SHUTDOWN_SECONDS
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive() and process.pid is not None:
-                _log.warning("%s did not stop within %d s; killed (its leased messages return after %d s)",
-                             process.name, SHUTDOWN_SECONDS, LEASE_SECONDS)
-                _signal(process.pid, signal.SIGKILL)
-                process.join()
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
+        return process

@@ -20,7 +20,7 @@ from pipeline.errors import ClassifierError, ConfigurationError, RetryableError
 from pipeline.settings import Settings
 from pipeline.sql.connstr import ConnectionString
 from pipeline.sql.dialect import Dialect, detect_dialect, guess_dialect
-from pipeline.sql.schema import ensure_schema
+from pipeline.sql.schema import ensure_schema, schema_check
 
 __all__ = ["EMBEDDED_FILE", "Cursor", "Database"]
 
@@ -170,16 +170,46 @@ class Database:
             cursor = connection.cursor()
             try:
                 ensure_schema(cursor.execute, dialect)
+                _close(cursor)
                 connection.commit()
-                return
+                break
             except _DriverError as e:
+                _close(cursor)
                 _rollback(connection)
                 # Two workers creating the same table at once: the loser finds it on the second try.
                 if attempt == 2 or _transient(e):
+                    if not _transient(e):
+                        self._refuse_older_schema(connection, dialect)
                     self._drop()
                     raise self._translate(e, "cannot create the schema") from None
-            finally:
-                cursor.close()
+        self._refuse_older_schema(connection, dialect)
+
+    def _refuse_older_schema(self, connection: Any, dialect: Dialect) -> None:
+        """Tables made by an older version (keyed by job id alone, no outcome) are refused: no migration runs."""
+        for table, exists, columns in schema_check(dialect):
+            if self._succeeds(connection, exists) and not self._succeeds(connection, columns):
+                self._drop()
+                raise ConfigurationError(
+                    f"{self.engine} at {self.target}: {table} lacks columns of this version "
+                    "(an older one made it, keyed by job id alone); drop pipeline_output_labels and "
+                    "pipeline_output, or point SQL_CONNECTION_STRING at a new database, and both are made anew")
+
+    def _succeeds(self, connection: Any, statement: str) -> bool:
+        """Whether a read-only statement runs; its transaction ends either way (a lost connection raises)."""
+        cursor = connection.cursor()
+        try:
+            cursor.execute(statement)
+            cursor.fetchall()
+            ran = True
+        except _DriverError as e:
+            if _transient(e):
+                _close(cursor)
+                self._drop()
+                raise self._translate(e, "cannot read the schema") from None
+            ran = False
+        _close(cursor)
+        _rollback(connection)  # a read left open would keep SQLite's lock past this check
+        return ran
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
@@ -238,6 +268,13 @@ def _transient(error: BaseException) -> bool:
         return True
     lowered = _message(error).lower()
     return state in ("HY000", "") and any(word in lowered for word in _TRANSIENT_WORDS)
+
+
+def _close(cursor: Any) -> None:
+    try:
+        cursor.close()
+    except Exception:  # its connection is already closed
+        _log.debug("closing a cursor failed", exc_info=True)
 
 
 def _rollback(connection: Any) -> None:

@@ -70,22 +70,24 @@ class Dialect(StrEnum):
                     f"AND object_id = OBJECT_ID(N'dbo.{table}'))\nCREATE INDEX {name} ON dbo.{table} ({columns})")
         return f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"
 
-    def upsert(self, table: str, key: str, columns: Sequence[str], params: Sequence[str]) -> str:
-        """Insert one row, or replace every column but the key of the row with the same key."""
+    def upsert(self, table: str, key: str | Sequence[str], columns: Sequence[str], params: Sequence[str]) -> str:
+        """Insert one row, or replace every column but the key's of the row with the same key."""
+        key = (key,) if isinstance(key, str) else tuple(key)
         names = ", ".join(self.quote(c) for c in columns)
-        others = [c for c in columns if c != key]
+        others = [c for c in columns if c not in key]
         if self is Dialect.MSSQL:
             source = ", ".join(f"{p} AS {self.quote(c)}" for c, p in zip(columns, params, strict=True))
+            on = " AND ".join(f"t.{self.quote(c)} = s.{self.quote(c)}" for c in key)
             updates = ", ".join(f"t.{self.quote(c)} = s.{self.quote(c)}" for c in others)
             values = ", ".join(f"s.{self.quote(c)}" for c in columns)
-            # HOLDLOCK: two workers upserting the same new id must not both take the INSERT branch.
+            # HOLDLOCK: two workers upserting the same new key must not both take the INSERT branch.
             return (f"MERGE {self.table(table)} WITH (HOLDLOCK) AS t USING (SELECT {source}) AS s "
-                    f"ON t.{self.quote(key)} = s.{self.quote(key)} "
+                    f"ON {on} "
                     f"WHEN MATCHED THEN UPDATE SET {updates} "
                     f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values});")
         updates = ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in others)
         return (f"INSERT INTO {self.table(table)} ({names}) VALUES ({', '.join(params)}) "
-                f"ON CONFLICT ({self.quote(key)}) DO UPDATE SET {updates}")
+                f"ON CONFLICT ({', '.join(self.quote(c) for c in key)}) DO UPDATE SET {updates}")
 
     def page(self) -> str:
         """The paging clause after an ORDER BY; binds (offset, limit) in that order."""

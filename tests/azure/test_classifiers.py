@@ -36,7 +36,7 @@ def test_generalclassification_on_azure_beside_facematch_on_local(services: Serv
 
     assert general["backend"] == "azure" and general["metadata"]["width"] == 640
     assert len(stub.calls("POST", "/vision/v3.2/analyze")) == 1
-    assert matches == {"matches": [], "backend": "local"}
+    assert matches["matches"] == [] and matches["backend"] == "local"
 
 
 def test_an_override_sends_one_vision_classifier_back_to_local(services: Services, stub: CognitiveStub) -> None:
@@ -78,7 +78,7 @@ def test_a_seven_step_job_through_the_stub_fills_pipelinelogs(azure_services: Se
                                                               unique: str) -> None:
     steps = _steps(azure_services)
     batch = f"azure{unique}"
-    urls = [azure_services.storage.upload_blob(f"in{unique}", f"{n}.jpg", make_image().data,
+    urls = [azure_services.storage.upload_blob("inputimages", f"{batch}/{n}.jpg", make_image().data,
                                                content_type="image/jpeg") for n in ("a", "b")]
     _run_job(azure_services, steps, urls[0], "job-a", batch)
     logged = _run_job(azure_services, steps, urls[1], "job-b", batch)

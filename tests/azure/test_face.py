@@ -140,7 +140,8 @@ def test_a_list_filled_by_another_worker_answers_full_and_the_next_is_opened(
 @pytest.mark.azurite
 def test_an_image_the_cloud_cannot_reach_is_added_from_its_bytes(azure_services: Services,
                                                                  stub: CognitiveStub, unique: str) -> None:
-    url = azure_services.storage.upload_blob(f"img{unique}", "a.jpg", make_image().data, content_type="image/jpeg")
+    url = azure_services.storage.upload_blob("inputimages", f"batch-azure/{unique}.jpg", make_image().data,
+                                             content_type="image/jpeg")
     matcher = make_face_matcher(azure_services, policy=FAST, face_list_prefix=f"t{unique}")
     _run(azure_services, stub, matcher, url, "job-a", remote=False)
     [add] = stub.calls("POST", f"/face/v1.0/facelists/t{unique}-000/persistedfaces")

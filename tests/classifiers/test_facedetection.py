@@ -1,4 +1,5 @@
-"""facedetection with dlib's real HOG detector and 5-point landmarks on scikit-image's photographs."""
+"""facedetection with the real detectors (dlib's HOG; YuNet checked by dlib's CNN) and 5-point landmarks
+on scikit-image's photographs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import PIL.Image
 import pytest
 
 from classifiers import facedetection
+from classifiers.backends.local import yunet_faces
 from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibModels
+from classifiers.backends.local.yunet_faces import YuNetFaceDetector, make_local_detector
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.job import Job, parse_job
 from tests.classifiers.images import ASTRONAUT_FACE, encode, photo, resized
@@ -19,6 +22,8 @@ from tests.classifiers.offline_services import services_with
 from tests.pipeline.helpers import job_message
 
 pytestmark = pytest.mark.models
+needs_yuface = pytest.mark.skipif(not yunet_faces.yunet_available(),
+                                  reason="yuface has wheels for CPython 3.11 only (HOG runs instead)")
 
 
 def make_job(job_id: str = "job-faces") -> Job:
@@ -129,10 +134,11 @@ def test_a_job_without_an_image_is_a_classifier_error(classifier: facedetection.
 
 
 
-def test_build_chooses_dlib_without_face_keys_and_azure_needs_them() -> None:
+@needs_yuface
+def test_build_chooses_yunet_without_face_keys_and_azure_needs_them() -> None:
     built = facedetection.build(services_with())
     assert built.name == "facedetection" and built.needs_image
-    assert isinstance(built._detector, DlibFaceDetector)
+    assert isinstance(built._detector, YuNetFaceDetector)
     with pytest.raises(ConfigurationError, match="FACE_ENDPOINT"):
         facedetection.build(services_with(facedetection="azure"))
 
@@ -151,3 +157,61 @@ def test_several_threads_share_one_detector_safely(classifier: facedetection.Fac
     with ThreadPoolExecutor(4) as pool:
         found = list(pool.map(lambda p: len(classifier(make_job(), p)["faces"]), pictures))
     assert found == expected == [1, 0, 0, 1] * 3
+
+
+@pytest.fixture(scope="module")
+def yunet() -> facedetection.FaceDetectionClassifier:
+    if not yunet_faces.yunet_available():
+        pytest.skip("yuface has wheels for CPython 3.11 only (HOG runs instead)")
+    return facedetection.FaceDetectionClassifier(detector=YuNetFaceDetector(models=DlibModels()))
+
+
+def test_yunet_finds_the_cameramans_turned_face_that_hog_misses(
+        yunet: facedetection.FaceDetectionClassifier, classifier: facedetection.FaceDetectionClassifier) -> None:
+    assert classifier(make_job(), photo("camera"))["faces"] == []
+    [face] = yunet(make_job(), photo("camera"))["faces"]
+    assert inside(center(face), (180, 100, 270, 200))  # his head, behind the camera's eyepiece
+    assert 0.5 < face["confidence"] <= 1.0
+    rect = face["faceRectangle"]
+    assert abs(rect["width"] - rect["height"]) <= 1  # square, the size dlib's landmarks expect
+    assert set(face["faceLandmarks"]) >= {"pupilLeft", "pupilRight", "noseTip"}
+
+
+def test_yunet_finds_the_astronaut_as_hog_does(yunet: facedetection.FaceDetectionClassifier) -> None:
+    [face] = yunet(make_job(), photo("astronaut"))["faces"]
+    assert inside(center(face), ASTRONAUT_FACE)
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "logo", "brick"])
+def test_yunet_finds_no_face_in_a_cup_a_cat_a_logo_or_a_wall(
+        yunet: facedetection.FaceDetectionClassifier, name: str) -> None:
+    assert yunet(make_job(), photo(name))["faces"] == []
+
+
+def test_an_unsure_yunet_candidate_without_a_face_is_dropped_by_the_cnn(
+        yunet: facedetection.FaceDetectionClassifier) -> None:
+    """YuNet scores the motorcycle's headlight 0.75; dlib's CNN, shown a crop around it, finds no face."""
+    from skimage import data
+
+    left, _, _ = data.stereo_motorcycle()
+    picture = encode(left)
+    assert yunet(make_job(), picture)["faces"] == []
+    trusting = facedetection.FaceDetectionClassifier(detector=YuNetFaceDetector(models=DlibModels(), sure=0.7))
+    assert len(trusting(make_job(), picture)["faces"]) == 1
+
+
+def test_without_yuface_the_local_detector_falls_back_to_hog_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(yunet_faces, "yunet_available", lambda: False)
+    detector = make_local_detector(DlibModels())
+    assert type(detector) is DlibFaceDetector
+    assert "falls back to dlib's HOG" in caplog.text
+
+
+def test_several_threads_share_one_yunet_detector_safely(yunet: facedetection.FaceDetectionClassifier) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pictures = [photo("astronaut"), photo("camera"), photo("chelsea"), photo("astronaut")] * 3
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda p: len(yunet(make_job(), p)["faces"]), pictures))
+    assert found == [1, 1, 0, 1] * 3

@@ -117,7 +117,8 @@ def test_second_job_with_the_same_print_matches_the_first(store: FaceStore, rng:
     facematch_ = classifier(store)
     v = unit(rng)
     first = facematch_(job("job-1", [face("face-1", v, RECT_A)]), None)
-    assert first == {"backend": "local", "matches": [{"faceId": "face-1", "faceRectangle": RECT_A, "matches": []}]}
+    assert first["matches"] == [{"faceId": "face-1", "faceRectangle": RECT_A, "matches": []}]
+    assert set(first) == {"matches", "confidence_meaning", "backend"}
 
     second = facematch_(job("job-2", [face("face-2", v, RECT_B)]), None)
     assert second["matches"] == [{
@@ -153,8 +154,8 @@ def test_threshold_comes_from_the_settings(services: Services, rng: np.random.Ge
     [near] = strict(job(f"t2-{unique}", [face(f"t2-{unique}", at_distance(v, 0.45, rng))]), None)["matches"]
     assert near["matches"] == []
 
-    default = facematch.build(services)  # another worker, threshold 0.6
-    assert services.settings.face_match_threshold == 0.6
+    default = facematch.build(services)  # another worker, threshold 0.5
+    assert services.settings.face_match_threshold == 0.5
     [loose] = default(job(f"t3-{unique}", [face(f"t3-{unique}", at_distance(v, 0.45, rng))]), None)["matches"]
     assert f"t1-{unique}" in [m["id"] for m in loose["matches"]]
 
@@ -237,7 +238,8 @@ def test_stored_row_has_the_documented_shape(
 
 @pytest.mark.azurite
 def test_job_without_faces_stores_nothing(services: Services, store: FaceStore, table_name: str) -> None:
-    assert classifier(store)(job("job-empty", []), None) == {"matches": [], "backend": "local"}
+    output = classifier(store)(job("job-empty", []), None)
+    assert output["matches"] == [] and output["backend"] == "local"
     assert list(services.storage.table(table_name).list_entities()) == []
 
 
@@ -297,3 +299,10 @@ def test_real_face_matches_the_same_person_in_a_smaller_photo(store: FaceStore) 
     assert (match["id"], match["image_url"], match["face_rectangle"]) == (
         "eileen", "https://images.example/astronaut.jpg", rect)
     assert 0.8 < match["confidence"] < 1.0
+
+
+@pytest.mark.azurite
+def test_the_output_says_what_confidence_means(store: FaceStore) -> None:
+    output = classifier(store, threshold=0.5)(job("job-meaning", []), None)
+    assert "1 - d / (2 × 0.5)" in output["confidence_meaning"]
+    assert "0.5 at the threshold 0.5" in output["confidence_meaning"]

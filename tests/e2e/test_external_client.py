@@ -28,7 +28,7 @@ pytestmark = pytest.mark.azurite
 def test_a_job_from_the_plain_sdk_ends_with_the_contract_entity_and_a_sql_row(services: Services, unique: str) -> None:
     buffer = io.BytesIO()
     PIL.Image.new("RGB", (120, 90), (10, 200, 10)).save(buffer, format="JPEG")
-    image_url = services.storage.upload_blob("inputimages", f"{unique}/photo.jpg", buffer.getvalue(),
+    image_url = services.storage.upload_blob("inputimages", f"external-{unique}/photo.jpg", buffer.getvalue(),
                                              content_type="image/jpeg")
     detection = {"faces": [{"faceId": "f-0", "faceRectangle": {"left": 10, "top": 10, "width": 40, "height": 50},
                             "confidence": 0.9}]}

@@ -12,8 +12,10 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.functions import Lazy, classifier_blueprint
+from pipeline.host.azurite import free_port
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
+from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import azurite_connection_string
 from pipeline.step import StepRunner
@@ -51,13 +53,20 @@ def test_submit_wait_status_for_local_images(host: list[str], tmp_path: Path, ca
     assert main(["submit", str(tmp_path), "--pipeline", ",".join(host), "--batch", f"cli{unique}"]) == 0
     assert capsys.readouterr().out.strip() == f"cli{unique}"
 
-    assert main(["wait", f"cli{unique}", "--timeout", "60", "--interval", "0.1"]) == 0
-    capsys.readouterr()
+    # Issue 9, item 9: every job has a failed step, so wait says so and exits 1, not 0.
+    assert main(["wait", f"cli{unique}", "--timeout", "60", "--interval", "0.1"]) == 1
+    waited = capsys.readouterr()
+    rows = [line for line in waited.out.splitlines() if "0000-a.png" in line or "0001-b.png" in line]
+    assert len(rows) == 2 and all("finished with failures" in row and host[1] in row for row in rows)
+    assert "2 finished with failures" in waited.err
     assert main(["status", f"cli{unique}", "--json"]) == 0
     jobs = json.loads(capsys.readouterr().out)
     assert sorted(j["job"] for j in jobs) == ["0000-a.png", "0001-b.png"]
     assert all(j["state"] == "finished" for j in jobs)
+    assert all((j["outcome"], j["failed_steps"]) == ("finished with failures", [host[1]]) for j in jobs)
     assert all(j["exceptions"] == {host[1]: "ValueError: the model exploded"} for j in jobs)
+    assert main(["status", f"cli{unique}"]) == 0
+    assert capsys.readouterr().out.count("finished with failures") == 2
 
     assert main(["status", f"cli{unique}", "0001-b.png", "--json"]) == 0
     entity = json.loads(capsys.readouterr().out)
@@ -67,12 +76,12 @@ def test_submit_wait_status_for_local_images(host: list[str], tmp_path: Path, ca
 
 def test_submit_job_files_as_they_are(host: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                       services: Services, unique: str) -> None:
-    url = services.storage.upload_blob(f"in{unique}", "x.png", png(), content_type="image/png")
+    url = services.storage.upload_blob("inputimages", f"files{unique}/x.png", png(), content_type="image/png")
     job = tmp_path / "job.json"
     job.write_text(json.dumps(job_message("j1", host, batch_id=f"files{unique}", image_url=url)))
     assert main(["submit", str(job)]) == 0
     assert capsys.readouterr().out.strip() == f"files{unique}"
-    assert main(["wait", f"files{unique}", "--timeout", "60", "--interval", "0.1"]) == 0
+    assert main(["wait", f"files{unique}", "--timeout", "60", "--interval", "0.1"]) == 1  # its second step fails
 
 
 def test_bad_input_gets_a_clear_error_and_a_usage_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -86,17 +95,65 @@ def test_bad_input_gets_a_clear_error_and_a_usage_exit_code(tmp_path: Path, caps
     assert "unknown classifier" in capsys.readouterr().err
 
 
-def test_wait_times_out_with_exit_3_and_unreachable_storage_is_exit_4(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], unique: str, azurite: object
+def test_wait_on_an_unknown_batch_says_it_has_no_jobs_and_exits_2(capsys: pytest.CaptureFixture[str],
+                                                                   unique: str, azurite: object) -> None:
+    """Issue 9, item 10: it waited forever."""
+    assert main(["wait", f"nothing{unique}", "--grace", "0.3", "--interval", "0.1"]) == 2
+    assert f"batch 'nothing{unique}' has no jobs (none after 0.3 s)" in capsys.readouterr().err
+
+
+def test_wait_times_out_with_exit_3_while_a_job_is_in_progress(services: Services, unique: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    services.storage.table(PIPELINELOGS).upsert_entity(
+        {"PartitionKey": f"slow{unique}", "RowKey": "j1", "ocr": "step 0: processing"})
+    assert main(["wait", f"slow{unique}", "--timeout", "0.5", "--interval", "0.1"]) == 3
+    assert "timed out after 0.5 s" in capsys.readouterr().err
+    assert main(["status", f"slow{unique}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["outcome"] == "in progress"
+
+
+@pytest.mark.parametrize("command", [["status", "b1"], ["clear"], ["wait", "b1"], ["requeue"],
+                                     ["submit", "https://example.invalid/x.png"]])
+def test_storage_commands_with_the_emulator_down_fail_at_once_with_exit_4(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    assert main(["wait", f"nothing{unique}", "--timeout", "0.5", "--interval", "0.1"]) == 3
-    monkeypatch.setenv("AzureWebJobsStorage", azurite_connection_string(blob=9, queue=9, table=9))
-    assert main(["status", "b1"]) == 4
-    assert "Is Azurite running" in capsys.readouterr().err
+    """Issue 9, item 10: `clear` was silent for 85 s of SDK retries; the probe answers before any SDK call."""
+    monkeypatch.setenv("AzureWebJobsStorage", azurite_connection_string(blob=free_port(), queue=free_port(),
+                                                                        table=free_port()))
+    assert main(command) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("storage unreachable: the queue endpoint http://127.0.0.1:")
+    assert "cannot be reached (Connection refused, 3 s probe)" in err and "Is Azurite running" in err
+
+
+def test_tables_piped_to_a_file_are_not_cut_at_80_columns(services: Services, unique: str,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9, item 10: rich cut every table at 80 columns when stdout was not a terminal."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    job_id = "a-job-with-a-long-descriptive-name-" + "x" * 60
+    exception = "ValueError: " + "a long reason that a reader wants whole " * 3
+    services.storage.table(PIPELINELOGS).upsert_entity({
+        "PartitionKey": f"wide{unique}", "RowKey": job_id, "ocr": "step 0: failed", "ocr_exception": exception,
+        "job_output": "{}"})
+    assert main(["status", f"wide{unique}"]) == 0
+    out = capsys.readouterr().out
+    [row] = [line for line in out.splitlines() if job_id in line]
+    assert exception.strip() in row and "finished with failures" in row
+    assert len(row) > 200
+
+
+def test_wait_documents_its_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["wait", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("exit codes: 0 every job succeeded; 1 some job finished with failures or stopped; 2 the batch has no "
+            "jobs after --grace seconds; 3 timed out; 4 storage unreachable or a bad setting") in text
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("azurite", "host", "submit", "wait", "status", "clear", "requeue", "resolve", "results", "demo"):
+    for command in ("azurite", "host", "submit", "wait", "status", "clear", "requeue", "resolve", "results", "demo",
+                    "samples"):
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0
@@ -117,15 +174,19 @@ def test_a_job_poisoned_by_a_transient_failure_runs_again_when_requeued(
     thread = threading.Thread(target=local.serve, daemon=True)
     thread.start()
     try:
-        url = services.storage.upload_blob(f"in{unique}", "x.png", png(), content_type="image/png")
+        url = services.storage.upload_blob("inputimages", f"rq{unique}/x.png", png(), content_type="image/png")
         services.storage.queue(names[0]).send_message(
             json.dumps(job_message("j1", names, batch_id=f"rq{unique}", image_url=url)))
         assert main(["wait", f"rq{unique}", "--timeout", "60", "--interval", "0.1"]) == 1  # poisoned
-        assert "stopped before their last step" in capsys.readouterr().err
+        waited = capsys.readouterr()
+        assert "stopped before their last step" in waited.err
+        assert "j1" in waited.out and "stopped" in waited.out
 
         assert main(["requeue", "--pipeline", ",".join(names)]) == 0
         assert "requeued 1 message(s)" in capsys.readouterr().err
+        # Succeeded: the exception of the poisoned attempt stays in the entity, the step states decide.
         assert main(["wait", f"rq{unique}", "--timeout", "60", "--interval", "0.1"]) == 0
+        assert "1 succeeded" in capsys.readouterr().err
     finally:
         local.stop.set()
         thread.join(30)

@@ -133,9 +133,9 @@ class CountingFetcher:
     def __init__(self, inner: Any) -> None:
         self.inner, self.calls = inner, 0
 
-    def fetch(self, url: str) -> Image:
+    def fetch(self, url: str, **options: Any) -> Image:
         self.calls += 1
-        return self.inner.fetch(url)  # type: ignore[no-any-return]
+        return self.inner.fetch(url, **options)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("kind", ["missing", "not an image"])

@@ -35,7 +35,8 @@ def filled(engine: Engine) -> Settings:
     start = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
     writer.write(job_message("job-cat", batch_id="pets", tags=[("cat", 0.97)]), now=start)
     writer.write(job_message("job-dog", batch_id="pets", tags=[("dog", 0.88)]), now=start + timedelta(minutes=1))
-    writer.write(job_message("job-car", batch_id="street", tags=[("car", 0.5)]), now=start + timedelta(minutes=2))
+    writer.write(job_message("job-car", batch_id="street", tags=[("car", 0.5)]), outcome="finished with failures",
+                 now=start + timedelta(minutes=2))
     database.close()
     return engine.settings
 
@@ -53,9 +54,37 @@ def test_json_of_the_jobs_having_any_label(filled: Settings, capsys: pytest.Capt
     assert results(filled, "--label", "cat", "--label", "DOG", "car", "--batch", "pets", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["id"] for row in rows] == ["job-dog", "job-cat"]
-    assert rows[1] == {"id": "job-cat", "batch_id": "pets", "image_url": "https://example.invalid/job-cat.jpg",
+    assert rows[1] == {"id": "job-cat", "batch_id": "pets", "outcome": "succeeded",
+                       "image_url": "https://example.invalid/job-cat.jpg",
                        "timestamp": "2026-05-01T09:30:00.000000Z",
                        "labels": [{"kind": "tag", "name": "cat", "confidence": 0.97}]}
+
+
+def test_the_outcome_is_shown_and_filters_the_jobs(filled: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9, item 9: a job with failed steps looked like a success in results."""
+    assert results(filled) == 0
+    out = capsys.readouterr().out
+    [car] = [line for line in out.splitlines() if "job-car" in line]
+    assert "finished with failures" in car
+    assert results(filled, "--outcome", "finished-with-failures", "--json") == 0
+    assert [(r["id"], r["outcome"]) for r in json.loads(capsys.readouterr().out)] == [
+        ("job-car", "finished with failures")]
+    assert results(filled, "--outcome", "succeeded", "--batch", "pets", "street", "--json") == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["job-dog", "job-cat"]
+    assert results(filled, "--outcome", "succeeded", "--label", "car", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_the_table_piped_to_a_file_is_not_cut_at_80_columns(engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    database = engine.database()
+    long_id = "job-" + "with-a-name-a-person-gave-it-" * 4
+    OutputWriter(database=database).write(job_message(long_id, tags=[("cat", 0.9)]))
+    database.close()
+    assert results(engine.settings) == 0
+    [row] = [line for line in capsys.readouterr().out.splitlines() if long_id in line]
+    assert f"https://example.invalid/{long_id}.jpg" in row and "cat 0.90" in row
 
 
 def test_batches_and_label_counts(filled: Settings, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,6 +93,8 @@ def test_batches_and_label_counts(filled: Settings, capsys: pytest.CaptureFixtur
     assert results(filled, "--top-labels", "--kind", "tag") == 0
     out = capsys.readouterr().out
     assert "labels" in out and "cat" in out and "dog" in out
+    assert results(filled, "--top-labels", "--batch", "street", "--json") == 0
+    assert [c["name"] for c in json.loads(capsys.readouterr().out)] == ["car"]
 
 
 def test_an_injection_attempt_finds_nothing(filled: Settings, capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,20 +45,22 @@ def test_the_engine_is_guessed_from_the_driver_name_before_connecting(driver: st
 
 
 def test_the_tsql_upsert_is_a_locked_merge_on_the_key() -> None:
-    sql = Dialect.MSSQL.upsert("pipeline_output", "id", ["id", "batch_id", "job_output"], ["?", "?", "?"])
+    sql = Dialect.MSSQL.upsert("pipeline_output", ("batch_id", "id"), ["id", "batch_id", "outcome", "job_output"],
+                               ["?", "?", "?", "?"])
     merge = sqlglot.parse_one(sql, read="tsql")
     assert isinstance(merge, exp.Merge)
     assert "WITH (HOLDLOCK)" in sql
-    assert "t.[id] = s.[id]" in sql
-    assert "t.[batch_id] = s.[batch_id], t.[job_output] = s.[job_output]" in sql
+    assert "ON t.[batch_id] = s.[batch_id] AND t.[id] = s.[id] WHEN" in sql
+    assert "UPDATE SET t.[outcome] = s.[outcome], t.[job_output] = s.[job_output] WHEN" in sql
 
 
 @pytest.mark.parametrize(("dialect", "read"), [(Dialect.SQLITE, "sqlite"), (Dialect.POSTGRESQL, "postgres")])
 def test_the_other_upserts_are_insert_on_conflict(dialect: Dialect, read: str) -> None:
-    sql = dialect.upsert("pipeline_output", "id", ["id", "job_output"], ["?", dialect.json_param()])
+    sql = dialect.upsert("pipeline_output", ("batch_id", "id"), ["id", "batch_id", "job_output"],
+                         ["?", "?", dialect.json_param()])
     parsed = sqlglot.parse_one(sql, read=read)
     assert isinstance(parsed, exp.Insert)
-    assert 'ON CONFLICT ("id") DO UPDATE SET "job_output" = excluded."job_output"' in sql
+    assert sql.endswith('ON CONFLICT ("batch_id", "id") DO UPDATE SET "job_output" = excluded."job_output"')
 
 
 def test_paging_binds_offset_and_limit_in_each_engines_order() -> None:

@@ -131,3 +131,31 @@ def test_an_empty_database_answers_every_query(database: Database) -> None:
     assert queries.label_counts() == []
     assert queries.jobs_with_labels(["cat"]) == []
     assert queries.job("job-1") is None
+
+
+def test_filters_by_several_batches_labels_and_outcomes_combine(database: Database) -> None:
+    """The dashboard's multi-selects: any of the batches, any of the labels, any of the outcomes."""
+    writer = OutputWriter(database=database)
+    rows = [("a", "cat", "succeeded"), ("b", "cat", "finished with failures"), ("c", "dog", "succeeded"),
+            ("a", "dog", "finished with failures")]
+    for i, (batch, tag, outcome) in enumerate(rows):
+        writer.write(job_message(f"job-{i}", batch_id=batch, tags=[(tag, 0.9)]), outcome=outcome,
+                     now=START + timedelta(minutes=i))
+    queries = ResultsQueries(database=database)
+
+    def found(**filters: object) -> list[tuple[str, str]]:
+        return [(row.batch_id, row.id) for row in queries.recent_jobs(**filters)]  # type: ignore[arg-type]
+
+    assert found(batch_ids=["a", "c"]) == [("a", "job-3"), ("c", "job-2"), ("a", "job-0")]
+    assert found(batch_ids=["a", "c"], labels=["cat"]) == [("a", "job-0")]
+    assert found(labels=["cat", "dog"], outcomes=["finished with failures"]) == [("a", "job-3"), ("b", "job-1")]
+    assert found(batch_ids=[], labels=[], outcomes=None) == found()  # empty selections filter nothing
+    assert [row.outcome for row in queries.batch_jobs(["a", "b"])] == ["finished with failures"] * 2 + ["succeeded"]
+    assert [r.id for r in queries.jobs_with_labels(["dog"], batch_id="a", batch_ids=["c"])] == ["job-3", "job-2"]
+    assert [r.id for r in ResultsQueries(database=database, few_matches=1).jobs_with_labels(
+        ["cat"], batch_ids=["b"], outcomes="finished with failures")] == ["job-1"]
+    assert [(b.batch_id, b.jobs, b.with_failures) for b in queries.recent_batches()] == [
+        ("a", 2, 1), ("c", 1, 0), ("b", 1, 1)]
+    assert [(c.name, c.jobs) for c in queries.label_counts(batch_ids=["a", "b"])] == [("cat", 2), ("dog", 1)]
+    with pytest.raises(ValueError, match="at most 100 batches"):
+        queries.recent_jobs(batch_ids=[f"b{i}" for i in range(101)])

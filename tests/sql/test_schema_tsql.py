@@ -76,3 +76,19 @@ def test_every_engine_creates_the_same_tables_and_columns(dialect: Dialect, read
     assert {name: list(columns) for name, columns in _tables(creates).items()} == {
         t.name: list(t.column_names) for t in TABLES
     }
+
+
+def test_the_file_keys_jobs_by_batch_and_id_as_the_code_does(file_creates: list[exp.Create]) -> None:
+    def keys(creates: list[exp.Create]) -> dict[str, list[str]]:
+        found = {}
+        for create in creates:
+            if create.kind == "TABLE":
+                constraints = [c.sql("tsql") for c in create.this.expressions if not isinstance(c, exp.ColumnDef)]
+                found[create.this.this.name] = constraints
+        return found
+
+    code = _creates([sqlglot.parse_one(s, read="tsql") for s in create_statements(Dialect.MSSQL)])
+    assert keys(file_creates) == keys(code)
+    assert any("PRIMARY KEY ([batch_id], [id])" in c for c in keys(code)["pipeline_output"])
+    assert any("FOREIGN KEY ([batch_id], [job_id]) REFERENCES dbo.pipeline_output ([batch_id], [id])" in c
+               for c in keys(code)["pipeline_output_labels"])

@@ -1,4 +1,4 @@
-"""Writing finished jobs, on every engine: upsert by id, one transaction, concurrent redelivery."""
+"""Writing finished jobs, on every engine: upsert by (batch, id), one transaction, concurrent redelivery."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.errors import ConfigurationError
 from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.queries import ResultsQueries
@@ -56,14 +57,50 @@ def test_a_redelivered_job_replaces_its_row_and_labels(database: Database) -> No
     assert count(database, "SELECT COUNT(*) FROM {output}") == 1
     assert count(database, "SELECT COUNT(*) FROM {labels}") == 2
 
-    writer.write(job_message("job-1", batch_id="batch-2", tags=[("dog", 0.8)]), now=first + timedelta(hours=1))
+    writer.write(job_message("job-1", tags=[("dog", 0.8)]), outcome="finished with failures",
+                 now=first + timedelta(hours=1))
 
     assert count(database, "SELECT COUNT(*) FROM {output}") == 1
     row = ResultsQueries(database=database).job("job-1")
     assert row is not None
-    assert row["batch_id"] == "batch-2"
+    assert (row["batch_id"], row["outcome"]) == ("batch-1", "finished with failures")
     assert row["timestamp"] == "2026-01-01T13:00:00.000000Z"
     assert [(label["kind"], label["name"]) for label in row["labels"]] == [("tag", "dog")]
+
+
+def test_the_same_job_id_in_two_batches_is_two_rows_that_never_touch(database: Database) -> None:
+    """Issue 9, item 3: batch B's job-1 replaced batch A's row and labels when the key was the id alone."""
+    writer = OutputWriter(database=database)
+    first = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    writer.write(job_message("job-1", batch_id="batch-a", tags=[("cat", 0.9)]), now=first)
+    writer.write(job_message("job-1", batch_id="batch-b", tags=[("dog", 0.8)]), now=first + timedelta(hours=1))
+    writer.write(job_message("job-1", batch_id="batch-b", tags=[("owl", 0.7)]), now=first + timedelta(hours=2))
+
+    assert count(database, "SELECT COUNT(*) FROM {output}") == 2
+    assert count(database, "SELECT COUNT(*) FROM {labels}") == 2
+    queries = ResultsQueries(database=database)
+    a, b = queries.job("job-1", "batch-a"), queries.job("job-1", "batch-b")
+    assert a is not None and b is not None
+    assert [label["name"] for label in a["labels"]] == ["cat"]
+    assert [label["name"] for label in b["labels"]] == ["owl"]
+    assert a["timestamp"] == "2026-01-01T12:00:00.000000Z"
+    assert queries.job("job-1") == b  # without a batch: the newest row of that id
+    assert [(row.batch_id, [label.name for label in row.labels]) for row in queries.recent_jobs()] == [
+        ("batch-b", ["owl"]), ("batch-a", ["cat"])]
+    assert [row.batch_id for row in queries.jobs_with_labels(["cat", "owl"])] == ["batch-b", "batch-a"]
+
+
+def test_the_outcome_is_the_callers_or_else_read_from_the_message(database: Database) -> None:
+    writer = OutputWriter(database=database)
+    assert writer.write(job_message("given"), outcome="finished with failures").outcome == "finished with failures"
+    assert writer.write(job_message("all-there")).outcome == "succeeded"
+    missing = job_message("ocr-missing")
+    missing["job_definition"]["processing_pipeline"] = ["generalclassification", "ocr", "pipelineoutput"]
+    missing["job_definition"]["processing_step"] = 2
+    assert writer.write(missing).outcome == "finished with failures"
+    outcomes = {row.id: row.outcome for row in ResultsQueries(database=database).recent_jobs()}
+    assert outcomes == {"given": "finished with failures", "all-there": "succeeded",
+                        "ocr-missing": "finished with failures"}
 
 
 def test_unicode_nul_and_nan_in_an_output_are_stored_as_valid_json(database: Database) -> None:
@@ -87,6 +124,24 @@ def test_a_failed_transaction_leaves_nothing_behind(database: Database) -> None:
     with pytest.raises(RuntimeError):
         database.run(half_done)
     assert count(database, "SELECT COUNT(*) FROM {labels}") == 1
+
+
+def test_an_older_schema_keyed_by_id_alone_is_refused_clearly(engine: Engine) -> None:
+    """No migration runs: a database made by an older version says so, instead of failing on each write."""
+    old = engine.database()
+    old.run(lambda cursor, dialect: [cursor.execute(f"DROP TABLE {dialect.table(t)}")
+                                     for t in ("pipeline_output_labels", "pipeline_output")])
+    old.run(lambda cursor, dialect: cursor.execute(
+        f"CREATE TABLE {dialect.table('pipeline_output')} (id VARCHAR(255) PRIMARY KEY, batch_id VARCHAR(255), "
+        "image_url TEXT, processing_pipeline TEXT, image_parameters TEXT, job_output TEXT, "
+        f"{dialect.quote('timestamp')} VARCHAR(40))"))
+    old.close()
+
+    database = engine.database()
+    with pytest.raises(ConfigurationError, match="lacks columns of this version") as refused:
+        OutputWriter(database=database).write(job_message("job-1"))
+    database.close()
+    assert "drop pipeline_output_labels and pipeline_output" in str(refused.value)
 
 
 def test_the_schema_is_created_once_and_again_without_harm(engine: Engine) -> None:

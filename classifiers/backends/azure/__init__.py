@@ -107,11 +107,7 @@ def _detection(services: Services, classifier: str, policy: RetryPolicy) -> Face
 
 
 def _image_loader(services: Services) -> Callable[[str], Image]:
-    s = services.settings
-    fetcher = ImageFetcher(max_bytes=s.image_max_bytes, max_pixels=s.image_max_pixels,
-                           timeout=s.image_fetch_timeout, allow_local_paths=s.allow_local_paths,
-                           blob_reader=services.storage.read_blob_url)
-    return fetcher.fetch
+    return ImageFetcher.from_settings(services.settings, services.storage).fetch
 
 
 def make_image_analyzer(services: Services, *, policy: RetryPolicy | None = None) -> ImageAnalyzer:

@@ -52,6 +52,7 @@ class AzureFaceMatcher:
     """Matches faceprint's service faceIds against every face added before, then adds them."""
 
     backend = "azure"
+    confidence_meaning = "the Face service's findsimilars confidence (matchPerson mode), 0 to 1"
 
     def __init__(
         self,

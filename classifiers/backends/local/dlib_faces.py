@@ -35,6 +35,7 @@ __all__ = [
     "DlibFaceDetector",
     "DlibFacePrinter",
     "DlibModels",
+    "clipped",
     "face_id",
     "landmarks",
 ]
@@ -67,9 +68,10 @@ class DlibModels:
         self._threads = threads
         self._lock = threading.Lock()
         self.dlib_lock = threading.Lock()
-        """dlib's detector and shape predictor crash when two threads use them at once (the host runs
+        """dlib's detectors, shape predictor (and yuface) crash when two threads use them at once (the host runs
         several messages in parallel): hold this around every call into them."""
         self._detector: Any = None
+        self._cnn: Any = None
         self._shapes: Any = None
         self._recognizer: ort.InferenceSession | None = None
 
@@ -84,6 +86,12 @@ class DlibModels:
     @property
     def detector(self) -> Any:
         return self._once("_detector", dlib.get_frontal_face_detector)
+
+    @property
+    def cnn(self) -> Any:
+        """dlib's CNN face detector (mmod), slow on dlib-bin: for checking small crops only."""
+        path = face_recognition_models.cnn_face_detector_model_location()
+        return self._once("_cnn", lambda: dlib.cnn_face_detection_model_v1(_model_file(path)))
 
     @property
     def shapes(self) -> Any:
@@ -123,7 +131,7 @@ def landmarks(points: Sequence[tuple[float, float]]) -> dict[str, dict[str, floa
     }
 
 
-def _clipped(left: float, top: float, right: float, bottom: float, width: int, height: int) -> dict[str, int] | None:
+def clipped(left: float, top: float, right: float, bottom: float, width: int, height: int) -> dict[str, int] | None:
     x0, y0 = max(0, round(left)), max(0, round(top))
     x1, y1 = min(width, round(right)), min(height, round(bottom))
     if x1 <= x0 or y1 <= y0:
@@ -176,7 +184,7 @@ class DlibFaceDetector:
         with self._models.dlib_lock:
             rects, scores, _ = detector.run(pixels, self._upsample, self._threshold)
             for rect, score in zip(rects, scores, strict=True):
-                box = _clipped(rect.left() / scale, rect.top() / scale, (rect.right() + 1) / scale,
+                box = clipped(rect.left() / scale, rect.top() / scale, (rect.right() + 1) / scale,
                                (rect.bottom() + 1) / scale, image.width, image.height)
                 if box is None:
                     continue
@@ -200,7 +208,7 @@ def _rectangle(face: Any, index: int, image: Image) -> Any:
         width, height = int(rect["width"]), int(rect["height"])  # type: ignore[index]
     except (KeyError, TypeError, ValueError):
         raise ClassifierError(f"{where} has no usable faceRectangle: {face!r:.200}") from None
-    box = _clipped(left, top, left + width, top + height, image.width, image.height)
+    box = clipped(left, top, left + width, top + height, image.width, image.height)
     if box is None:
         raise ClassifierError(f"{where} lies outside the {image.width}x{image.height} image")
     return dlib.rectangle(box["left"], box["top"], box["left"] + box["width"] - 1, box["top"] + box["height"] - 1)

@@ -3,6 +3,8 @@
 Confidence from the Euclidean distance d between two prints: ``1 - d / (2 * threshold)``,
 clipped to [0, 1]. Identical prints give 1.0 and a face exactly at the threshold gives 0.5,
 so every match has a confidence of at least 0.5, as the Azure Face service's isIdentical.
+The output says so in ``confidence_meaning``. The default threshold (0.5) comes from the measured
+distances in docs/facematch.md: no two different people of bench/eval/faces.json are that close.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class LocalFaceMatcher:
         self._store = store
         self._threshold = threshold
         self._max_matches = max_matches
+        self.confidence_meaning = (
+            f"1 - d / (2 × {threshold:g}) for the distance d between two face prints: 1.0 for the same print, "
+            f"0.5 at the threshold {threshold:g}, the farthest a match can be; each stored face is compared, "
+            "so a person seen in several photos matches if any one of them is near")
 
     def match_and_store(self, job: Job, faces: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Per new face: {faceId, faceRectangle, matches: [{id, image_url, face_rectangle, confidence}]}."""

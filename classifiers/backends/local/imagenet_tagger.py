@@ -65,11 +65,10 @@ class ImageNetTagger:
                 options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
                 # Idle threads must not spin: open_nsfw and other workers share the same cores.
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                path = self._model.path()
-                self._session = ort.InferenceSession(str(path), sess_options=options,
+                self._session = ort.InferenceSession(self._model.onnx(), sess_options=options,
                                                      providers=["CPUExecutionProvider"])
                 self._labels = self._load_labels()
-                _log.info("loaded %s with %d threads", path.name, self._threads)
+                _log.info("loaded %s with %d threads", self._model.name, self._threads)
             return self._session, self._labels
 
     def probabilities(self, image: Image) -> np.ndarray:
