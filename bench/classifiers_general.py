@@ -24,10 +24,13 @@ from skimage import data
 
 from classifiers.backends.local.adult import AdultScorer
 from classifiers.backends.local.colors import analyze_colors
+from classifiers.backends.local.dlib_faces import DlibModels
 from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
 from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
 from classifiers.backends.local.imagenet_tagger import ImageNetTagger, preprocess
 from classifiers.backends.local.imagetype import analyze_image_type
+from classifiers.backends.local.people import PeopleFinder
+from classifiers.backends.local.yunet_faces import make_local_detector
 from pipeline.images import Image, decode_image
 
 SIZES = {"640×480": (640, 480), "3 MP (2048×1536)": (2048, 1536)}
@@ -79,7 +82,8 @@ def main() -> None:
         adult.load()
         adult_load_s = time.perf_counter() - start
         rss_loaded = peak_rss_mb()
-        analyzer = LocalImageAnalyzer(tagger=tagger, adult=adult)
+        people = PeopleFinder(faces=make_local_detector(DlibModels(threads=args.threads)))
+        analyzer = LocalImageAnalyzer(tagger=tagger, adult=adult, people=people)
 
         table = Table(title=f"generalclassification, local backend (median / p90 ms of {args.repeat}, "
                             f"{args.threads} onnxruntime threads)")
@@ -91,6 +95,7 @@ def main() -> None:
             "tags model (resize + EfficientNet-Lite0)": lambda im: tagger.tags(tagger.probabilities(im)),
             "  of which crop + resize to 224": preprocess,
             "adult (open_nsfw)": adult.score,
+            "people (face detector)": lambda im: people.find(im, worn=0.0),
             "color": lambda im: analyze_colors(im.pil),
             "imageType": lambda im: analyze_image_type(im.pil),
             "whole analyze": analyzer.analyze,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from classifiers.backends.protocols import ImageAnalyzer
+from classifiers.backends.protocols import FaceDetector, ImageAnalyzer
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -29,16 +29,24 @@ class GeneralClassifier:
         return {**self._analyzer.analyze(image), "backend": self._analyzer.backend}
 
 
-def make_local_analyzer(*, threads: int = 2) -> ImageAnalyzer:
-    """EfficientNet-Lite0 (converted in memory) + open_nsfw + pixel statistics; nothing is written."""
+def make_local_analyzer(*, threads: int = 2, faces: FaceDetector | None = None) -> ImageAnalyzer:
+    """EfficientNet-Lite0 (converted in memory) + open_nsfw + pixel statistics + the local face detector
+    (facedetection's own backend class, run here again: steps know nothing of each other); nothing is written."""
     from classifiers.backends.local.adult import AdultScorer
     from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
     from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
     from classifiers.backends.local.imagenet_tagger import ImageNetTagger
+    from classifiers.backends.local.people import PeopleFinder
 
+    if faces is None:
+        from classifiers.backends.local.dlib_faces import DlibModels
+        from classifiers.backends.local.yunet_faces import make_local_detector
+
+        faces = make_local_detector(DlibModels(threads=threads))
     return LocalImageAnalyzer(
         tagger=ImageNetTagger(model=EfficientNetLite0Model(), threads=threads),
         adult=AdultScorer(threads=threads),
+        people=PeopleFinder(faces=faces),
     )
 
 

@@ -16,10 +16,13 @@ import pytest
 from skimage import data
 
 from classifiers import generalclassification
+from classifiers.backends.local import people
+from classifiers.backends.local.caption import compose_caption
 from classifiers.backends.local.colors import COLOR_NAMES, analyze_colors
 from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model, packaged_weights
 from classifiers.backends.local.efficientnet_weights import read_state_dict
 from classifiers.backends.local.imagenet_labels import load_imagenet_labels
+from classifiers.backends.local.imagenet_tagger import ImageNetTagger
 from classifiers.backends.local.imagetype import analyze_image_type
 from pipeline.dependencies import Dependencies
 from pipeline.errors import ClassifierError, ConfigurationError
@@ -101,10 +104,49 @@ def test_coffee_is_tagged_as_a_coffee_cup(classifier: generalclassification.Gene
 
 
 @pytest.mark.models
-def test_astronaut_is_in_the_people_category(classifier: generalclassification.GeneralClassifier,
-                                             job: Job) -> None:
+def test_astronaut_is_a_person_in_the_people_category(classifier: generalclassification.GeneralClassifier,
+                                                      job: Job) -> None:
     output = classifier(job, sample("astronaut"))
     assert "people_" in names(output, "categories"), output["categories"]
+    [person] = [t for t in output["tags"] if t["name"] == "person"]
+    assert person["confidence"] >= 0.9 and output["tags"][0] == person
+    assert output["description"]["captions"] == [{"text": "a person", "confidence": person["confidence"],
+                                                  "composed": True}]
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])
+def test_photos_without_people_have_no_person_tag_nor_people_category(
+        classifier: generalclassification.GeneralClassifier, job: Job, name: str) -> None:
+    output = classifier(job, sample(name))
+    assert not {"person", "people", "human face"} & {t["name"] for t in output["tags"]}, output["tags"]
+    assert not any(c["name"].startswith("people_") for c in output["categories"]), output["categories"]
+
+
+def test_two_faces_make_a_group_of_two_people() -> None:
+    face = {"faceRectangle": {"left": 0, "top": 0, "width": 50, "height": 50}, "confidence": 0.9}
+    found = people.People(count=2, confidence=0.9, faces=(face, face))
+    assert [t["name"] for t in people.people_tags(found)] == ["person", "human face", "people", "group"]
+    assert people.people_categories(found, width=1000) == [{"name": "people_group", "score": 0.9}]
+    outdoors = [{"name": "outdoor_", "score": 0.6}]
+    assert compose_caption(found, [], outdoors) == [{"text": "two people outdoors", "confidence": 0.9,
+                                                     "composed": True}]
+    nobody = people.People(count=0, confidence=0.0)
+    tags = [{"name": "animal", "confidence": 0.9}, {"name": "egyptian mau", "confidence": 0.4}]
+    assert compose_caption(nobody, tags, []) == [{"text": "an egyptian mau", "confidence": 0.4, "composed": True}]
+
+
+def test_a_parent_tag_needs_one_likely_class() -> None:
+    labels = load_imagenet_labels()
+    tagger = ImageNetTagger(model=EfficientNetLite0Model(), labels=lambda: labels)
+    tagger._session, tagger._labels = object(), labels  # type: ignore[assignment]
+    animals = [i for i, parents in enumerate(labels.parents) if "animal" in parents]
+    diffuse = np.zeros(1000)
+    diffuse[animals] = 0.3 / len(animals)  # a trace on every animal: 0.3 in all, none above 0.001
+    assert "animal" not in {t["name"] for t in tagger.tags(diffuse)}
+    concentrated = np.zeros(1000)
+    concentrated[animals[0]] = 0.3
+    assert "animal" in {t["name"] for t in tagger.tags(concentrated)}
 
 
 @pytest.mark.models
@@ -118,7 +160,9 @@ def test_output_has_every_azure_key_and_is_json(classifier: generalclassificatio
     confidences = [t["confidence"] for t in output["tags"]]
     assert confidences == sorted(confidences, reverse=True)
     assert all(AZURE_CATEGORY.match(c["name"]) and 0 < c["score"] <= 1 for c in output["categories"])
-    assert output["description"] == {"tags": [t["name"] for t in output["tags"]], "captions": []}
+    assert output["description"]["tags"] == [t["name"] for t in output["tags"]]
+    [caption] = output["description"]["captions"]
+    assert caption["composed"] is True and 0 < caption["confidence"] <= 1 and caption["text"].startswith("a ")
     assert set(output["color"]) == {"dominantColorForeground", "dominantColorBackground", "dominantColors",
                                     "accentColor", "isBWImg"}
     assert set(output["imageType"]) == {"clipArtType", "lineDrawingType"}

@@ -10,15 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import PIL.Image
+import PIL.ImageDraw
+import PIL.ImageFont
 import pytest
 import rapidocr
 
 from classifiers import ocr
 from classifiers.backends.local import rapid_ocr
+from classifiers.backends.local.language import LanguageDetector
 from classifiers.backends.local.rapid_ocr import RapidTextReader, bundled_models
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.job import Job, parse_job
-from tests.classifiers.images import encode, text_image
+from tests.classifiers.images import dejavu_sans, encode, text_image
 from tests.classifiers.offline_services import services_with
 from tests.pipeline.helpers import job_message
 
@@ -100,8 +103,81 @@ def test_tilted_text_reports_the_angle_that_levels_it(classifier: ocr.OcrClassif
 
 def test_a_blank_page_has_no_regions(classifier: ocr.OcrClassifier) -> None:
     output = classifier(make_job(), encode(PIL.Image.new("RGB", (400, 300), "white")))
-    assert output == {"ocr": {"language": "unk", "textAngle": 0.0, "orientation": "Up", "regions": []},
+    assert output == {"ocr": {"language": "unk", "textAngle": 0.0, "orientation": "NotDetected", "regions": []},
                       "OCR_fullText": "", "backend": "local"}
+
+
+PAGE = ["Please keep this door closed at all times.", "The alarm rings when it stays open too long.",
+        "Thank you for helping us save energy."]
+
+
+@pytest.mark.parametrize(("turn", "orientation"), [(PIL.Image.Transpose.ROTATE_180, "Down"),
+                                                   (PIL.Image.Transpose.ROTATE_90, "Left"),
+                                                   (PIL.Image.Transpose.ROTATE_270, "Right")])
+def test_a_turned_page_reads_in_order_with_its_orientation_and_original_boxes(
+        classifier: ocr.OcrClassifier, turn: PIL.Image.Transpose, orientation: str) -> None:
+    turned = encode(text_image(PAGE).pil.transpose(turn))
+    output = classifier(make_job(), turned)
+    assert output["OCR_fullText"] == "\n".join(PAGE)
+    assert output["ocr"]["orientation"] == orientation and output["ocr"]["language"] == "en"
+    lines = [box(line["boundingBox"]) for line in lines_of(output)]
+    assert all(0 <= b[0] and 0 <= b[1] and b[2] <= turned.width and b[3] <= turned.height for b in lines)
+    tall = [b[3] - b[1] > b[2] - b[0] for b in lines]
+    assert all(tall) if orientation in ("Left", "Right") else not any(tall)
+    # Reading order: the first line lies at the text's top, wherever that faces in the image.
+    first, last = lines[0], lines[-1]
+    match orientation:
+        case "Down":
+            assert first[1] > last[1]
+        case "Left":
+            assert first[0] < last[0]
+        case "Right":
+            assert first[0] > last[0]
+
+
+def tracked(word: str, size: int = 64, spacing: int = 14) -> PIL.Image.Image:
+    """White capitals set with wide letter spacing on a blue band, as in a logo."""
+    font = PIL.ImageFont.truetype(str(dejavu_sans()), size)
+    width = sum(int(font.getlength(c)) + spacing for c in word) + 2 * size
+    image = PIL.Image.new("RGB", (width, 2 * size), (20, 70, 140))
+    draw, x = PIL.ImageDraw.Draw(image), size
+    for c in word:
+        draw.text((x, size // 2), c, fill="white", font=font)
+        x += int(font.getlength(c)) + spacing
+    return image
+
+
+def test_letters_spaced_out_as_a_logo_stay_one_word(classifier: ocr.OcrClassifier) -> None:
+    output = classifier(make_job(), encode(tracked("IMAGINEM")))
+    assert output["OCR_fullText"] == "IMAGINEM"
+    assert [w["text"] for line in lines_of(output) for w in line["words"]] == ["IMAGINEM"]
+
+
+@pytest.mark.parametrize(("text", "score", "height", "kept"), [
+    ("8", 0.89, 399, False),       # the coffee's cup read as a digit
+    ("X1", 0.69, 68, False),       # stars on a flag
+    ("***", 0.94, 120, False),     # no letter or digit
+    ("0000", 0.54, 54, False),     # below MIN_LINE_SCORE
+    ("YAMAHA", 0.81, 27, True),    # a real word on a photo
+    ("42", 0.99, 30, True),        # a short confident label
+    ("42", 0.99, 300, False),      # ... unless it fills the picture
+])
+def test_stray_glyphs_are_dropped_by_confidence_and_size(text: str, score: float, height: int, kept: bool) -> None:
+    line = rapid_ocr._Line(box=(0, 0, 100, height), angle=0.0, score=score,
+                           words=rapid_ocr._apportioned(text, (0, 0, 100, height), score))
+    assert rapid_ocr.is_text(line, image_height=400) is kept
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Die Bibliothek bleibt am Montag geschlossen.", "de"),
+    ("La réunion du conseil aura lieu jeudi prochain.", "fr"),
+    ("The board meets again on the third of June.", "en"),
+    ("IMAGINEM PIPELINE\nreads text offline", "en"),  # the demo's sign
+    ("YAMAHA", "unk"),  # too short to tell
+    ("YAMAHA motor company", "unk"),  # en 0.32, pt 0.29: too close to tell
+])
+def test_language_is_detected_from_the_text(text: str, language: str) -> None:
+    assert LanguageDetector().detect(text) == language
 
 
 def test_the_models_come_from_the_package_and_nothing_is_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
