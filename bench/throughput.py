@@ -232,13 +232,15 @@ def main() -> None:
         for number, size in enumerate(sizes):
             pictures = photos(SIZES[size])
             data = [pictures[i % len(pictures)] for i in range(args.jobs)]
-            urls = [upload(f"{tag}/{size}/{i:03d}.jpg", blob) for i, blob in enumerate(data)]
-            warm = [(upload(f"{tag}/{size}/warm-{i}.jpg", pictures[i]), pictures[i]) for i in (0, -1)]
+            # A job reads only inputimages/<its batch>/: each batch gets its own copies.
+            warm_batch, batch = f"warm-{tag}-{size}", f"pipe-{tag}-{size}"
+            urls = [upload(f"{batch}/{i:03d}.jpg", blob) for i, blob in enumerate(data)]
+            warm = [(upload(f"{warm_batch}/warm-{i}.jpg", pictures[i]), pictures[i]) for i in (0, -1)]
             # Warm-up: every worker loads its models on its first messages (the astronaut has a face, the
             # page has text); one job per size after that.
             warmups = [warm[i % 2][0] for i in range(2 * args.workers)] if number == 0 else [warm[0][0]]
-            run_jobs(submitter, log, f"warm-{tag}-{size}", warmups, pipeline)
-            seconds, entities = run_jobs(submitter, log, f"pipe-{tag}-{size}", urls, pipeline)
+            run_jobs(submitter, log, warm_batch, warmups, pipeline)
+            seconds, entities = run_jobs(submitter, log, batch, urls, pipeline)
             failed = sum(1 for e in entities if job_progress(e).exceptions)
             per_step: dict[str, dict[str, list[float]]] = {"all steps (per photo)": {}}
             for entity in entities:
