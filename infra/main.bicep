@@ -139,9 +139,11 @@ param visionSkuName string = 'S1'
 ])
 param faceSkuName string = 'S0'
 
+// Tested: 3.11 (the whole suite) and 3.13 (Azure's worker, azure-functions-runtime, in tests/worker).
 @allowed([
   '3.11'
   '3.12'
+  '3.13'
 ])
 param pythonVersion string = '3.11'
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
@@ -28,22 +29,30 @@ C = TypeVar("C")
 class Storage:
     """The pipeline's storage account: queues, tables and blob containers by name."""
 
-    def __init__(self, connection_string: str = "", *, account_name: str = "") -> None:
-        """From a connection string, or from an account name with the managed identity."""
+    def __init__(self, connection_string: str = "", *, account_name: str = "",
+                 credential: TokenCredential | None = None, service_urls: Mapping[str, str] | None = None) -> None:
+        """From a connection string, or from an account name with a token credential (managed identity).
+
+        ``credential`` defaults to ``DefaultAzureCredential``; ``service_urls`` ({"blob", "queue", "table"} →
+        URL) default to the public cloud's endpoints of ``account_name``. No account key is needed then.
+        """
         self.connection_string = connection_string
+        self.credential: TokenCredential | None = None
         if connection_string:
             self._queues_svc = QueueServiceClient.from_connection_string(connection_string)
             self._tables_svc = TableServiceClient.from_connection_string(connection_string)
             self._blobs_svc = BlobServiceClient.from_connection_string(connection_string)
         elif account_name:
-            from azure.identity import DefaultAzureCredential
+            if credential is None:
+                from azure.identity import DefaultAzureCredential
 
-            credential = DefaultAzureCredential()
-            self._queues_svc = QueueServiceClient(f"https://{account_name}.queue.core.windows.net", credential)
-            self._tables_svc = TableServiceClient(
-                endpoint=f"https://{account_name}.table.core.windows.net", credential=credential
-            )
-            self._blobs_svc = BlobServiceClient(f"https://{account_name}.blob.core.windows.net", credential)
+                credential = DefaultAzureCredential()
+            self.credential = credential
+            urls = {kind: f"https://{account_name}.{kind}.core.windows.net" for kind in ("blob", "queue", "table")}
+            urls.update(service_urls or {})
+            self._queues_svc = QueueServiceClient(urls["queue"], credential)
+            self._tables_svc = TableServiceClient(endpoint=urls["table"], credential=credential)
+            self._blobs_svc = BlobServiceClient(urls["blob"], credential)
         else:
             raise ValueError("Storage needs a connection string or an account name")
         self._lock = threading.Lock()
@@ -53,8 +62,9 @@ class Storage:
         self._containers: dict[str, ContainerClient] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Storage:
-        return cls(settings.storage_connection_string, account_name=settings.storage_account_name)
+    def from_settings(cls, settings: Settings, *, credential: TokenCredential | None = None) -> Storage:
+        return cls(settings.storage_connection_string, account_name=settings.storage_account_name,
+                   credential=credential)
 
     @property
     def blob_service(self) -> BlobServiceClient:

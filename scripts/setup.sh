@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql fonts-dejavu-core chromium)
+APT_PACKAGES=(unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql fonts-dejavu-core chromium python3-venv)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -44,6 +44,44 @@ if [ ! -x .venv/az/bin/az ]; then
 fi
 # Linked into the project's venv, so `source .venv/bin/activate` puts `az` on the PATH (README).
 ln -sf ../az/bin/az .venv/bin/az
+
+# Python 3.13 with Azure's own Python worker (azure-functions-runtime) for tests/worker. The host's gRPC
+# messages (FunctionRpc_pb2) ship, generated, inside azure-functions-runtime-v1's wheel: unpacked to host-protos/.
+PY313=""
+for candidate in python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3; do
+  if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then PY313=$candidate; break; fi
+done
+if [ -n "$PY313" ] && [ ! -f .venv/py313/host-protos/functions_host_protos/FunctionRpc_pb2.py ]; then
+  echo "== creating .venv/py313 (Python 3.13, azure-functions-runtime) for the worker tests"
+  "$PY313" -m venv .venv/py313
+  .venv/py313/bin/python -m pip install -q -r requirements.txt azure-functions-runtime==1.3.0 grpcio pytest
+  rm -rf .venv/py313/wheels && .venv/py313/bin/python -m pip download -q --no-deps -d .venv/py313/wheels \
+    azure-functions-runtime-v1==1.2.0
+  .venv/py313/bin/python - <<'PY'
+import pathlib, zipfile
+wheel = next(pathlib.Path(".venv/py313/wheels").glob("azure_functions_runtime_v1-*.whl"))
+target = pathlib.Path(".venv/py313/host-protos/functions_host_protos")
+with zipfile.ZipFile(wheel) as archive:
+    for name in archive.namelist():
+        if name.startswith("tests/protos/"):
+            path = target / name[len("tests/protos/"):]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(archive.read(name))
+PY
+fi
+
+# The Azure-like test (tests/e2e/test_azure_like.py) runs the app as Azure does: the system Python with
+# nothing but requirements.txt, readable by an unprivileged user. Rebuilt when requirements.txt changes.
+AZURE_LIKE_MARK=".venv/azure-like/.requirements-$(sha256sum requirements.txt | cut -c1-16)"
+if [ ! -f "$AZURE_LIKE_MARK" ]; then
+  echo "== creating .venv/azure-like (system python3, requirements.txt only)"
+  rm -rf .venv/azure-like
+  SYSTEM_PYTHON=/usr/bin/python3
+  "$SYSTEM_PYTHON" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || SYSTEM_PYTHON="$PYTHON"
+  "$SYSTEM_PYTHON" -m venv .venv/azure-like
+  .venv/azure-like/bin/python -m pip install -q -r requirements.txt
+  touch "$AZURE_LIKE_MARK"
+fi
 
 echo "== installing Azurite (package-lock.json)"
 npm ci --silent --no-audit --no-fund >/dev/null

@@ -10,3 +10,10 @@ echo "== mypy (strict, pipeline and classifiers)"
 echo "== pytest"
 # pytest exits 5 when it collects no test: that is a failure here, like any other non-zero code.
 .venv/bin/python -m pytest "$@"
+echo "== pytest on Python 3.13 with Azure's Python worker (tests/worker)"
+if [ -x .venv/py313/bin/python ]; then
+  .venv/py313/bin/python -m pytest "$@" tests/worker
+else
+  echo "no .venv/py313: Python 3.13 was not found by scripts/setup.sh" >&2
+  exit 1
+fi

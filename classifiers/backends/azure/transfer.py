@@ -1,8 +1,9 @@
 """How an image reaches a Cognitive Services endpoint: by URL when the cloud can read it, else bytes.
 
 A public URL is sent as is; a private blob of our own account as a short-lived read-only SAS
-URL; loopback and private hosts (Azurite, a laptop) as bytes. Bytes over the service's size or
-side limits, or in a format it does not read, are re-encoded (and downscaled) first; ``scale``
+URL (signed with the account key, or with a user-delegation key under managed identity); loopback
+and private hosts (Azurite, a laptop) as bytes. Bytes over the service's size or side limits,
+or in a format it does not read, are re-encoded (and downscaled) first; ``scale``
 says how to map the coordinates the service returns back onto the original image.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 import io
 import ipaddress
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import PIL.Image
-from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+from azure.storage.blob import BlobSasPermissions, UserDelegationKey, generate_blob_sas
 
 from pipeline.images import Image
 from pipeline.storage import Storage
@@ -83,6 +85,8 @@ class Transfer:
         self._storage = storage
         self._sas_minutes = sas_minutes
         self._now = now
+        self._lock = threading.Lock()
+        self._key: tuple[UserDelegationKey | None, datetime] = (None, datetime.min.replace(tzinfo=UTC))
 
     def reachable_url(self, url: str) -> str | None:
         """A URL the cloud can read for this image URL, or None when bytes must be sent."""
@@ -94,21 +98,40 @@ class Transfer:
         return self.sas_url(url, *path)
 
     def sas_url(self, url: str, container: str, blob: str) -> str | None:
-        """A read-only SAS URL for a blob of our account, or None without an account key."""
+        """A read-only SAS URL for a blob of our account: signed with the account key from the connection
+        string, or with a user-delegation key when the storage uses a token credential (managed identity)."""
         assert self._storage is not None
+        start = self._now() - timedelta(minutes=5)
+        expiry = self._now() + timedelta(minutes=self._sas_minutes)
         account = _account_key(self._storage.connection_string)
-        if account is None:
-            # managed identity: no account key to sign with, so the bytes go instead
+        if account is not None:
+            name, key = account
+            token = generate_blob_sas(
+                account_name=name, container_name=container, blob_name=blob, account_key=key,
+                permission=BlobSasPermissions(read=True), start=start, expiry=expiry,
+            )
+        elif self._storage.credential is not None:
+            service = self._storage.blob_service
+            token = generate_blob_sas(
+                account_name=str(service.account_name), container_name=container, blob_name=blob,
+                user_delegation_key=self._delegation_key(start, expiry),
+                permission=BlobSasPermissions(read=True), start=start, expiry=expiry,
+            )
+        else:
             return None
-        name, key = account
-        token = generate_blob_sas(
-            account_name=name, container_name=container, blob_name=blob, account_key=key,
-            permission=BlobSasPermissions(read=True),
-            start=self._now() - timedelta(minutes=5),
-            expiry=self._now() + timedelta(minutes=self._sas_minutes),
-        )
         # an existing query (someone else's SAS) is replaced by ours
         return f"{url.split('?', 1)[0]}?{token}"
+
+    def _delegation_key(self, start: datetime, expiry: datetime) -> UserDelegationKey:
+        """A user-delegation key valid until at least ``expiry``, asked for once per hour at most."""
+        with self._lock:
+            key, until = self._key
+            if key is None or until < expiry:
+                until = max(expiry, self._now() + timedelta(hours=1))
+                assert self._storage is not None
+                key = self._storage.blob_service.get_user_delegation_key(start, until)
+                self._key = (key, until)
+            return key
 
     def payload(self, image: Image, limits: Limits, *, prefer_url: bool = True) -> Payload:
         """What to send for ``image`` to an operation with ``limits``."""

@@ -181,13 +181,19 @@ class FaceIndex:
                 squared = row_scores[rows] + query_norms[i]
                 found[i].extend(zip(squared.tolist(), (rows + base).tolist(), strict=True))
             base += n
-        return [self._hits(candidates, limit) for candidates in found]
+        return [self._hits(candidates, limit, query) for candidates, query in zip(found, queries, strict=True)]
 
-    def _hits(self, candidates: list[tuple[float, int]], limit: int) -> list[FaceHit]:
-        # float32 rounding makes equal prints differ by ~1e-7: ties beyond 1e-6 go by face id.
-        candidates.sort(key=lambda c: (round(c[0], 6), self._face_ids[c[1]]))
+    def _hits(self, candidates: list[tuple[float, int]], limit: int, query: FloatArray) -> list[FaceHit]:
+        # The expanded form ||a||² + ||q||² - 2a·q loses digits in float32 (identical prints come out
+        # ~3e-4 apart): the few hits kept get their distance again, exactly, in float64.
+        exact = []
+        for _, position in candidates:
+            chunk = self._chunks[position // _CHUNK_ROWS]
+            stored = chunk.prints[position % _CHUNK_ROWS].astype(np.float64)
+            exact.append((float(np.linalg.norm(stored - query.astype(np.float64))), position))
+        exact.sort(key=lambda c: (round(c[0], 6), self._face_ids[c[1]]))
         hits = []
-        for squared, position in candidates[:limit]:
+        for distance, position in exact[:limit]:
             chunk = self._chunks[position // _CHUNK_ROWS]
             row = position % _CHUNK_ROWS
             job_id, batch_id, image_url = self._jobs[int(chunk.jobs[row])]
@@ -198,7 +204,7 @@ class FaceIndex:
                 batch_id=batch_id,
                 image_url=image_url,
                 face_rectangle=(left, top, width, height),
-                distance=float(np.sqrt(max(squared, 0.0))),
+                distance=distance,
             ))
         return hits
 
