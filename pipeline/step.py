@@ -13,6 +13,9 @@ One job, one definition: the first step claims the entity with the job's fingerp
 message naming the same batch and id with another definition is refused without writing into
 that entity. The first failure to get the image is recorded once (``image_error``); later image
 steps of the job fail at once with that reason instead of fetching again.
+
+Each step also records how long its parts took (``<classifier>_timings``, see ``pipeline.timings``),
+in one more merge after the job has moved on, so the numbers include the record and the send.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import logging
 from collections.abc import Container, Mapping
 from enum import StrEnum
 from typing import Any
+
+from azure.core.exceptions import AzureError
 
 from pipeline.classifier import Classifier
 from pipeline.errors import (
@@ -38,6 +43,7 @@ from pipeline.job import Job, identify, parse_job
 from pipeline.linked import LinkedContent, fits_queue, fits_table_property, is_link
 from pipeline.logs import FINGERPRINT, IMAGE_ERROR, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
+from pipeline.timings import TIMINGS_SUFFIX, StepTimer
 from pipeline.untrusted import one_line
 
 __all__ = ["Outcome", "StepRunner", "describe_exception"]
@@ -119,6 +125,7 @@ class StepRunner:
 
     def run(self, body: bytes | str, *, queue: str, classifier: Classifier, dequeue_count: int = 1) -> Outcome:
         """Process one message from ``queue``. Raises only for messages the host must retry or poison."""
+        timer = StepTimer()
         try:
             job = self.parse(body)
             if job.queue != queue:
@@ -149,8 +156,8 @@ class StepRunner:
 
         extra: dict[str, Any] = {}
         try:
-            image = self._image(job, classifier, entity, extra)
-            output = self._classify(job, classifier, image)
+            image = self._image(job, classifier, entity, extra, timer)
+            output = self._classify(job, classifier, image, timer)
         except RetryableError as e:
             final = dequeue_count >= self._max_dequeue_count
             _log.warning("%s: job %s attempt %d of %d: %s", queue, one_line(job.id), dequeue_count,
@@ -160,19 +167,20 @@ class StepRunner:
                 queue: step_state(step, "failed" if final else "processing"),
                 f"{classifier.name}_exception": describe_exception(e)
                 + ("" if final else f" (attempt {dequeue_count} of {self._max_dequeue_count}, will retry)"),
+                f"{classifier.name}{TIMINGS_SUFFIX}": timer.to_json(),
             })
             raise
         except Exception as e:  # a classifier's failure is recorded and the job moves on
             if isinstance(e, MissingDependencyError):
                 e = _explained(e, job, entity)
             _log.warning("%s: job %s failed: %s", queue, one_line(job.id), one_line(describe_exception(e)))
-            self._finish(job, entity, classifier.name, None, describe_exception(e), extra)
+            self._finish(job, entity, classifier.name, None, describe_exception(e), extra, timer)
             return Outcome.FAILED
-        self._finish(job, entity, classifier.name, output, None, extra)
+        self._finish(job, entity, classifier.name, output, None, extra, timer)
         return Outcome.SUCCESS
 
     def _image(self, job: Job, classifier: Classifier, entity: Mapping[str, Any],
-               extra: dict[str, Any]) -> Image | None:
+               extra: dict[str, Any], timer: StepTimer) -> Image | None:
         """The decoded image for a classifier that needs it; the first failure is kept in ``extra``."""
         if not classifier.needs_image:
             return None
@@ -180,22 +188,24 @@ class StepRunner:
         if earlier:
             raise ImageUnavailableError(f"an earlier step could not get the image, not fetched again: {earlier}")
         try:
-            return self._fetcher.fetch(job.image_url, batch_id=job.batch_id)
+            with timer.phase("fetch_ms"):
+                return self._fetcher.fetch(job.image_url, batch_id=job.batch_id)
         except ImageError as e:
             extra[IMAGE_ERROR] = describe_exception(e)
             raise
 
-    def _classify(self, job: Job, classifier: Classifier, image: Image | None) -> dict[str, Any]:
+    def _classify(self, job: Job, classifier: Classifier, image: Image | None, timer: StepTimer) -> dict[str, Any]:
         expanded = job.with_outputs(self._linked.expand_outputs(job.job_output, batch_id=job.batch_id,
                                                                 job_id=job.id))
-        output = classifier(expanded, image)
+        with timer.phase("model_ms"):
+            output = classifier(expanded, image)
         if not isinstance(output, dict):
             raise TypeError(f"{classifier.name} returned {type(output).__name__}, not a dict")
         return output
 
     def _finish(
         self, job: Job, entity: Mapping[str, Any], name: str, output: dict[str, Any] | None, error: str | None,
-        extra: Mapping[str, Any],
+        extra: Mapping[str, Any], timer: StepTimer,
     ) -> None:
         step = job.processing_step
         record: dict[str, Any] = {
@@ -220,8 +230,10 @@ class StepRunner:
             if not fits_table_property(final):
                 final = json.dumps(self._linked.link(job.batch_id, job.id, "job_output", job.to_dict()))
             record["job_output"] = final
-            self._log.merge(job.batch_id, job.id, record)
+            with timer.phase("record_ms"):
+                self._log.merge(job.batch_id, job.id, record)
             _log.info("%s: job %s finished (%s)", job.queue, one_line(job.id), record[job.queue])
+            self._record_timings(job, name, timer)
             return
         try:
             message = self._fit_queue(job.advanced())
@@ -232,9 +244,20 @@ class StepRunner:
             raise
         if not str(entity.get(next_queue, "")).startswith(f"step {step + 1}:"):
             record[next_queue] = step_state(step + 1, "processing")
-        self._log.merge(job.batch_id, job.id, record)
-        self._storage.queue(next_queue).send_message(message)
+        with timer.phase("record_ms"):
+            self._log.merge(job.batch_id, job.id, record)
+        with timer.phase("send_ms"):
+            self._storage.queue(next_queue).send_message(message)
         _log.info("%s: job %s %s, sent to %s", job.queue, one_line(job.id), record[job.queue], next_queue)
+        self._record_timings(job, name, timer)
+
+    def _record_timings(self, job: Job, name: str, timer: StepTimer) -> None:
+        """Best effort, after the job has moved on: a lost timing must not run the step again."""
+        try:
+            self._log.merge(job.batch_id, job.id, {f"{name}{TIMINGS_SUFFIX}": timer.to_json()})
+        except AzureError as e:
+            _log.warning("%s: could not record the timings of job %s: %s", job.queue, one_line(job.id),
+                         one_line(describe_exception(e)))
 
     def _redelivered(self, job: Job, entity: Mapping[str, Any], name: str, dequeue_count: int) -> Outcome:
         next_queue = job.next_queue

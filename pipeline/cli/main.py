@@ -30,6 +30,7 @@ from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.progress import JobOutcome, JobProgress, job_progress, wait_for_batch
 from pipeline.services import Services
 from pipeline.settings import Settings
+from pipeline.timings import PHASES, step_timings
 
 __all__ = ["main"]
 
@@ -173,8 +174,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             text = str(value)
             table.add_row(key, text if len(text) <= 600 else text[:600] + " …")
         console.print(table)
+        _print_timings(console, progress.steps, step_timings(entity))
         return EXIT_OK
-    jobs = [job_progress(e) for e in log.batch(args.batch)]
+    entities = log.batch(args.batch)
+    jobs = [job_progress(e) for e in entities]
     if not jobs:
         _errors.print(f"no jobs in batch {args.batch!r}")
         return EXIT_FAILED
@@ -185,13 +188,27 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     queues: list[str] = []
     for job in jobs:
         queues += [q for q in job.steps if q not in queues]
-    table = Table("job", "outcome", *queues, "exceptions", title=f"batch {args.batch}")
-    for job in jobs:
+    table = Table("job", "outcome", *queues, "total ms", "exceptions", title=f"batch {args.batch}")
+    for job, entity in zip(jobs, entities, strict=True):
         cells = [job.steps.get(q, "").split(": ", 1)[-1] for q in queues]
-        table.add_row(job.job_id, str(job.outcome), *cells,
+        total = sum(t.get("total_ms", 0.0) for t in step_timings(entity).values())
+        table.add_row(job.job_id, str(job.outcome), *cells, f"{total:.0f}" if total else "",
                       "\n".join(f"{k}: {v}" for k, v in job.exceptions.items()))
     console.print(table)
     return EXIT_OK
+
+
+def _print_timings(console: Console, steps: dict[str, str], timings: dict[str, dict[str, float]]) -> None:
+    """One row per step that recorded its timings, in step order (``pipeline.timings``)."""
+    if not timings:
+        return
+    order = [q for q in steps if q in timings] + sorted(q for q in timings if q not in steps)
+    table = Table("step", *(p.removesuffix("_ms") for p in PHASES), title="timings (ms)")
+    for column in table.columns[1:]:
+        column.justify = "right"
+    for name in order:
+        table.add_row(name, *(f"{timings[name][p]:.1f}" if p in timings[name] else "—" for p in PHASES))
+    console.print(table)
 
 
 def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,57 @@
+"""How long each part of a step took, recorded as ``<classifier>_timings`` in the job's entity.
+
+``fetch_ms`` the image fetch and decode by the fetcher (absent for steps without an image),
+``model_ms`` the classifier call, ``record_ms`` the merge of the step's result into
+``pipelinelogs``, ``send_ms`` the send to the next queue (absent for the last step),
+``total_ms`` the whole step from the message's arrival to its send. Wall-clock milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["PHASES", "TIMINGS_SUFFIX", "StepTimer", "step_timings"]
+
+TIMINGS_SUFFIX = "_timings"
+PHASES = ("fetch_ms", "model_ms", "record_ms", "send_ms", "total_ms")
+
+
+class StepTimer:
+    """Started when a message arrives; each ``phase`` adds its wall-clock time under a name."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+        self._phases: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._phases[name] = self._phases.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+    def to_json(self) -> str:
+        """The phases so far and ``total_ms`` up to now, rounded to 0.1 ms."""
+        total = (time.perf_counter() - self._start) * 1000
+        return json.dumps({**{k: round(v, 1) for k, v in self._phases.items()}, "total_ms": round(total, 1)})
+
+
+def step_timings(entity: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """classifier → its recorded timings, for every ``<classifier>_timings`` of an entity that parses."""
+    found: dict[str, dict[str, float]] = {}
+    for key, value in entity.items():
+        if not key.endswith(TIMINGS_SUFFIX) or not isinstance(value, str):
+            continue
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(parsed, dict):
+            found[key[: -len(TIMINGS_SUFFIX)]] = {k: float(v) for k, v in parsed.items()
+                                                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return found
