@@ -68,7 +68,8 @@ def test_a_job_from_the_plain_sdk_ends_with_the_contract_entity_and_a_sql_row(se
     final = json.loads(entity.pop("job_output"))
     crop = json.loads(entity["facecrop_output"])
     assert set(entity) == {"PartitionKey", "RowKey", "image_url", "facecrop", "facecrop_output", "pipelineoutput",
-                           "pipelineoutput_output", "fingerprint"}
+                           "pipelineoutput_output", "fingerprint",
+                           "facecrop_timings", "pipelineoutput_timings"}
     assert entity["facecrop"] == "step 0: success" and entity["pipelineoutput"] == "step 1: success"
     assert crop["facesUrls"][0].endswith(f"/faces/external-{unique}/ext-{unique}/face-000.png")
     assert json.loads(entity["pipelineoutput_output"])["done"] is True
