@@ -50,7 +50,7 @@ from pipeline.timings import step_timings
 
 SIZES = {"512": (512, 384), "3mp": (2048, 1536), "12mp": (4000, 3000)}
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "page")
-BREAKDOWN = ("fetch_ms", "model_ms", "record_ms", "send_ms", "total_ms")
+BREAKDOWN = ("fetch_ms", "model_ms", "total_ms")
 
 
 def photos(size: tuple[int, int]) -> list[bytes]:

@@ -26,8 +26,6 @@ from collections.abc import Container, Mapping
 from enum import StrEnum
 from typing import Any
 
-from azure.core.exceptions import AzureError
-
 from pipeline.classifier import Classifier
 from pipeline.errors import (
     DependencyFailedError,
@@ -230,10 +228,9 @@ class StepRunner:
             if not fits_table_property(final):
                 final = json.dumps(self._linked.link(job.batch_id, job.id, "job_output", job.to_dict()))
             record["job_output"] = final
-            with timer.phase("record_ms"):
-                self._log.merge(job.batch_id, job.id, record)
+            record[f"{name}{TIMINGS_SUFFIX}"] = timer.to_json()
+            self._log.merge(job.batch_id, job.id, record)
             _log.info("%s: job %s finished (%s)", job.queue, one_line(job.id), record[job.queue])
-            self._record_timings(job, name, timer)
             return
         try:
             message = self._fit_queue(job.advanced())
@@ -244,20 +241,11 @@ class StepRunner:
             raise
         if not str(entity.get(next_queue, "")).startswith(f"step {step + 1}:"):
             record[next_queue] = step_state(step + 1, "processing")
-        with timer.phase("record_ms"):
-            self._log.merge(job.batch_id, job.id, record)
-        with timer.phase("send_ms"):
-            self._storage.queue(next_queue).send_message(message)
+        # The timings ride in the step's own merge: one table transaction per step, not two.
+        record[f"{name}{TIMINGS_SUFFIX}"] = timer.to_json()
+        self._log.merge(job.batch_id, job.id, record)
+        self._storage.queue(next_queue).send_message(message)
         _log.info("%s: job %s %s, sent to %s", job.queue, one_line(job.id), record[job.queue], next_queue)
-        self._record_timings(job, name, timer)
-
-    def _record_timings(self, job: Job, name: str, timer: StepTimer) -> None:
-        """Best effort, after the job has moved on: a lost timing must not run the step again."""
-        try:
-            self._log.merge(job.batch_id, job.id, {f"{name}{TIMINGS_SUFFIX}": timer.to_json()})
-        except AzureError as e:
-            _log.warning("%s: could not record the timings of job %s: %s", job.queue, one_line(job.id),
-                         one_line(describe_exception(e)))
 
     def _redelivered(self, job: Job, entity: Mapping[str, Any], name: str, dequeue_count: int) -> Outcome:
         next_queue = job.next_queue

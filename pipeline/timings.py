@@ -1,9 +1,9 @@
 """How long each part of a step took, recorded as ``<classifier>_timings`` in the job's entity.
 
 ``fetch_ms`` the image fetch and decode by the fetcher (absent for steps without an image),
-``model_ms`` the classifier call, ``record_ms`` the merge of the step's result into
-``pipelinelogs``, ``send_ms`` the send to the next queue (absent for the last step),
-``total_ms`` the whole step from the message's arrival to its send. Wall-clock milliseconds.
+``model_ms`` the classifier call, ``total_ms`` the step from the message's arrival to the merge of its
+result, which carries these timings (so the merge and the send are not in them: measuring those would
+cost a second table transaction per step; ``bench/pipeline_overhead.py`` measures them). Wall-clock ms.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["PHASES", "TIMINGS_SUFFIX", "StepTimer", "step_timings"]
 
 TIMINGS_SUFFIX = "_timings"
-PHASES = ("fetch_ms", "model_ms", "record_ms", "send_ms", "total_ms")
+PHASES = ("fetch_ms", "model_ms", "total_ms")
 
 
 class StepTimer:
