@@ -71,16 +71,18 @@ PY
 fi
 
 # The Azure-like test (tests/e2e/test_azure_like.py) runs the app as Azure does: the system Python with
-# nothing but requirements.txt, readable by an unprivileged user. Rebuilt when requirements.txt changes.
-AZURE_LIKE_MARK=".venv/azure-like/.requirements-$(sha256sum requirements.txt | cut -c1-16)"
-if [ ! -f "$AZURE_LIKE_MARK" ]; then
-  echo "== creating .venv/azure-like (system python3, requirements.txt only)"
-  rm -rf .venv/azure-like
+# nothing but requirements.txt, run by an unprivileged user, so the venv lives where that user can reach
+# it (a checkout under a private folder, such as mktemp's, is not); one per requirements.txt version.
+AZURE_LIKE_VENV="/tmp/imaginem-azure-like-$(sha256sum requirements.txt | cut -c1-16)"
+if [ ! -f "$AZURE_LIKE_VENV/.complete" ]; then
+  echo "== creating $AZURE_LIKE_VENV (system python3, requirements.txt only)"
+  rm -rf "$AZURE_LIKE_VENV"
   SYSTEM_PYTHON=/usr/bin/python3
   "$SYSTEM_PYTHON" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || SYSTEM_PYTHON="$PYTHON"
-  "$SYSTEM_PYTHON" -m venv .venv/azure-like
-  .venv/azure-like/bin/python -m pip install -q -r requirements.txt
-  touch "$AZURE_LIKE_MARK"
+  "$SYSTEM_PYTHON" -m venv "$AZURE_LIKE_VENV"
+  "$AZURE_LIKE_VENV/bin/python" -m pip install -q -r requirements.txt
+  chmod -R a+rX "$AZURE_LIKE_VENV"
+  touch "$AZURE_LIKE_VENV/.complete"
 fi
 
 echo "== installing Azurite (package-lock.json)"
