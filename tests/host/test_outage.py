@@ -49,6 +49,9 @@ def test_jobs_in_flight_and_queued_finish_after_storage_returns(tmp_path: Path, 
         host.kill()
         emulator.stop()
     output = host.output()
-    assert output.count("storage unreachable") == 2, output  # once per worker
-    assert output.count("storage reachable again") == 2, output
+    # Once per worker that polled during the outage (a worker busy in steps meets it as step retries
+    # instead), and each outage's end is logged too.
+    outages = output.count("storage unreachable")
+    assert 1 <= outages <= 2, output
+    assert output.count("storage reachable again") == outages, output
     assert "restarting" not in output and "Traceback" not in output
