@@ -63,13 +63,14 @@ def _show(url: str) -> str:
 
 
 class Image:
-    """A decoded image: the original bytes, its format and size, and an RGB array on demand."""
+    """A decoded image: the original bytes, its format and size, an RGB array and smaller copies on demand."""
 
     def __init__(self, *, url: str, data: bytes, pil: PIL.Image.Image, format: str) -> None:
         self.url = url
         self.data = data
         self.pil = pil
         self.format = format
+        self._copies: dict[int, tuple[PIL.Image.Image, float]] = {}
 
     @property
     def width(self) -> int:
@@ -83,6 +84,23 @@ class Image:
     def rgb(self) -> np.ndarray:
         """H×W×3 uint8 array."""
         return np.asarray(self.pil, dtype=np.uint8)
+
+    def scaled(self, max_side: int) -> tuple[PIL.Image.Image, float]:
+        """A copy whose long side is at most ``max_side`` and its scale (copy pixels per image pixel).
+
+        The image itself (scale 1.0) when it is that small already. Copies are kept: the models of
+        one step that ask for the same size share one resize. Boxes found in a copy are divided by
+        the scale to give the image's own coordinates.
+        """
+        if max_side <= 0:
+            raise ValueError(f"max_side must be positive, not {max_side}")
+        scale = min(1.0, max_side / max(self.width, self.height))
+        if scale >= 1.0:
+            return self.pil, 1.0
+        if max_side not in self._copies:
+            size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+            self._copies[max_side] = (self.pil.resize(size, PIL.Image.Resampling.BILINEAR, reducing_gap=2.0), scale)
+        return self._copies[max_side]
 
     def __repr__(self) -> str:
         return f"Image({self.url!r}, {self.format} {self.width}x{self.height}, {len(self.data)} bytes)"

@@ -473,3 +473,15 @@ def test_own_account_urls_are_recognised_in_every_spelling() -> None:
                 "https://acct.blob.core.windows.net.evil.example/inputimages/a.png",
                 "https://images.example.com/acct.blob.core.windows.net/a.png"):
         assert not storage.owns(url) and storage.blob_path(url) is None, url
+
+
+def test_scaled_copies_are_shared_and_small_images_are_their_own_copy() -> None:
+    buffer = io.BytesIO()
+    PIL.Image.new("RGB", (2000, 1000), (10, 200, 30)).save(buffer, format="PNG")
+    image = decode_image(buffer.getvalue(), url="big.png")
+    copy, scale = image.scaled(500)
+    assert copy.size == (500, 250) and scale == 0.25
+    assert image.scaled(500)[0] is copy  # one resize per size, shared by the models of a step
+    assert image.scaled(4000) == (image.pil, 1.0)
+    with pytest.raises(ValueError):
+        image.scaled(0)

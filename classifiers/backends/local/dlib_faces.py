@@ -22,7 +22,6 @@ import dlib
 import face_recognition_models
 import numpy as np
 import onnxruntime as ort
-import PIL.Image
 
 from classifiers.backends.local.dlib_resnet_onnx import CHIP_SIZE, build_onnx, preprocess
 from pipeline.errors import ClassifierError, ConfigurationError
@@ -170,12 +169,8 @@ class DlibFaceDetector:
         _ = self._models.detector, self._models.shapes
 
     def _detection_copy(self, image: Image) -> tuple[np.ndarray, float]:
-        scale = min(1.0, self._max_side / max(image.width, image.height))
-        if scale >= 1.0:
-            return image.rgb, 1.0
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        small = image.pil.resize(size, PIL.Image.Resampling.BILINEAR, reducing_gap=2.0)
-        return np.asarray(small, dtype=np.uint8), scale
+        copy, scale = image.scaled(self._max_side)
+        return (image.rgb if scale >= 1.0 else np.asarray(copy, dtype=np.uint8)), scale
 
     def detect(self, image: Image, job: Job) -> list[dict[str, Any]]:
         pixels, scale = self._detection_copy(image)

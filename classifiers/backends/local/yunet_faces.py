@@ -80,11 +80,8 @@ class YuNetFaceDetector:
         _ = self._models.shapes, self._models.cnn
 
     def _copy(self, image: Image) -> tuple[np.ndarray, float]:
-        scale = min(1.0, self._max_side / max(image.width, image.height))
-        if scale >= 1.0:
-            return image.rgb, 1.0
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        return np.asarray(image.pil.resize(size, PIL.Image.Resampling.BILINEAR, reducing_gap=2.0)), scale
+        copy, scale = image.scaled(self._max_side)
+        return (image.rgb if scale >= 1.0 else np.asarray(copy)), scale
 
     def _confirmed(self, pixels: np.ndarray, box: tuple[float, float, float, float]) -> bool:
         """dlib's CNN finds a face in a crop twice the candidate's size around it."""
