@@ -200,6 +200,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=8, help="timed jobs per size (after one warm-up job)")
     parser.add_argument("--sizes", default="512,3mp,12mp", help=f"comma-separated, of {', '.join(SIZES)}")
     parser.add_argument("--workers", type=int, default=2, help="host worker processes (and models-only ones)")
+    parser.add_argument("--in-flight", type=int, default=None,
+                        help="messages each host worker runs at once (default: host.json batchSize)")
+    parser.add_argument("--model-threads", type=int, default=None,
+                        help="MODEL_THREADS for the hosted app and the models-only workers (default: the setting's)")
     args = parser.parse_args()
     sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
@@ -210,12 +214,14 @@ def main() -> None:
     data_dir = tempfile.TemporaryDirectory(prefix="imaginem-throughput-")
     # The hosted app and the models-only workers read their settings from the environment, as in Azure.
     os.environ.update({"AzureWebJobsStorage": emulator.connection_string, "IMAGINEM_DATA_DIR": data_dir.name})
+    if args.model_threads is not None:
+        os.environ["MODEL_THREADS"] = str(args.model_threads)
     settings = Settings.from_env()
     services = Services.from_settings(settings)
     pipeline = list(settings.pipeline_definition)
     config = QueueConfig.load()
     host = LocalHost(app="function_app:app", settings=settings, config=config, workers=args.workers,
-                     http_port=None)
+                     http_port=None, threads=args.in_flight)
     thread = threading.Thread(target=host.serve, name="throughput-host", daemon=True)
     models: ModelsOnly | None = None
     rows: list[tuple[str, float, float, dict[str, dict[str, list[float]]], dict[str, list[float]], int]] = []
@@ -261,11 +267,13 @@ def main() -> None:
         emulator.stop()
         data_dir.cleanup()
 
-    table = Table(title=f"Throughput: {args.jobs} photos per size after a warm-up job, {args.workers} worker(s), "
+    in_flight = args.in_flight or config.batch_size
+    table = Table(title=f"Throughput: {args.jobs} photos per size after a warm-up job, {args.workers} worker(s) with "
+                        f"{in_flight} message(s) in flight each, MODEL_THREADS={settings.model_threads}, "
                         f"{os.cpu_count()} cores, load average before {load[0]:.2f} (took "
                         f"{time.perf_counter() - started:.0f} s)", min_width=120)
     for column in ("size", "step", "photos/s pipeline", "photos/s models-only", "ratio",
-                   "fetch ms", "model ms", "record ms", "send ms", "total ms", "model ms alone"):
+                   "fetch ms", "model ms", "total ms", "model ms alone"):
         table.add_column(column, justify="left" if column in ("size", "step") else "right")
     for size, rate, alone_rate, per_step, alone, failed in rows:
         w, h = SIZES[size]

@@ -88,6 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_FACES_PER_IMAGE", "100", "most faces facedetection keeps and facecrop, faceprint and facematch "
             "handle per image; the output records faces_capped when the cap applies"),
     Setting("MAX_PIPELINE_STEPS", "50", "longest processing_pipeline a job may have; longer ones are rejected"),
+    Setting("MODEL_THREADS", "2", "threads each local model (onnxruntime) may use for one image; the host runs "
+            "several messages at once besides (host.json batchSize), see the README's host.json table"),
     Setting("EXTERNAL_QUEUES", "", "comma-separated queues served by other apps that a processing_pipeline "
             "may name besides the classifiers of dependencies.json"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
@@ -156,6 +158,7 @@ class Settings:
     allow_local_paths: bool = False
     max_faces_per_image: int = 100
     max_pipeline_steps: int = 50
+    model_threads: int = 2
     external_queues: tuple[str, ...] = ()
     data_dir: Path = Path(".imaginem")
 
@@ -200,6 +203,7 @@ class Settings:
             allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
             max_faces_per_image=int(_number(env, "MAX_FACES_PER_IMAGE", int)),
             max_pipeline_steps=int(_number(env, "MAX_PIPELINE_STEPS", int)),
+            model_threads=int(_number(env, "MODEL_THREADS", int)),
             external_queues=tuple(q.strip() for q in env.get("EXTERNAL_QUEUES", "").split(",") if q.strip()),
             data_dir=Path(env.get("IMAGINEM_DATA_DIR", "").strip() or _default_data_dir()),
         )
