@@ -122,6 +122,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     INPUT_CONTAINERS: 'inputimages'
     MAX_FACES_PER_IMAGE: '100'
     MAX_PIPELINE_STEPS: '50'
+    // onnxruntime threads per model and image; host.json batchSize runs several images at once besides.
+    MODEL_THREADS: '2'
     EXTERNAL_QUEUES: ''
   }
 }
