@@ -1,7 +1,8 @@
 """A caption composed from what generalclassification found, as there is no offline captioning model.
 
-"a person", "two people", "a group of 7 people" when people are there, else the best specific tag with its
-article ("a tiger cat", "an espresso", "a document", "a logo"); "outdoors"/"indoors" is added when that category is likely.
+"a person", "two people", "a group of 7 people" when people are there, else the best specific tag with
+its article ("a tiger cat", "an espresso", "a document", "a logo"); "outdoors"/"indoors" is added when
+that category is likely.
 The caption carries ``"composed": true`` so nobody takes it for a model's sentence, and the
 confidence of the evidence it rests on.
 """

@@ -4,8 +4,9 @@ Tags and categories come from EfficientNet-Lite0 (ImageNet), people from the loc
 and what ImageNet sees people wear (``people``), ``text``/``document``/``logo`` from rapidocr's text
 detector on a 256 px copy when the pixels make text plausible (``text_presence``), ``graphics`` and
 ``night``/``space`` from pixel statistics (``imagetype.pixel_tags``), adult scores from open_nsfw,
-colour and image type from pixel statistics. People tags come first, then every other tag by confidence. There is no offline captioner: ``description.captions`` holds one
-caption composed from those findings, marked ``"composed": true`` (``caption``).
+colour and image type from pixel statistics. People tags come first, then every other tag by confidence.
+There is no offline captioner: ``description.captions`` holds one caption composed from those findings,
+marked ``"composed": true`` (``caption``).
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ class LocalImageAnalyzer:
         stats = pixel_statistics(image.pil)
         looked = worth_a_look(stats, self._tagger.share(probabilities, "text_"))
         regions = self._text.find(image) if looked else NO_TEXT
-        found = text_tags(regions, stats) + pixel_tags(stats)
+        found = text_tags(regions, stats)
         names = {t["name"] for t in found}
+        # A page rendered straight from a file is exactly flat too, yet a document, not a graphic.
+        found += [t for t in pixel_tags(stats) if not (t["name"] == "graphics" and "document" in names)]
+        names |= {t["name"] for t in found}
         # The people finder alone says whether someone is there; ImageNet's own "person" would disagree.
         found += [t for t in self._tagger.tags(probabilities) if t["name"] not in _PEOPLE_TAGS | names]
         tags = people_tags(people) + sorted(found, key=lambda t: -t["confidence"])
