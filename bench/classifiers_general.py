@@ -1,7 +1,8 @@
 """generalclassification's local backend: milliseconds per image for each part, at 640×480 and ~3 MP.
 
 Parts: the tags model (crop + resize + EfficientNet-Lite0 on onnxruntime; target ≤ 40 ms),
-open_nsfw, colour, image type, and the whole analyze. Also the one-time conversion of the
+open_nsfw, colour, image type, the text detector at 256 px (run whatever the gate says; its cost per
+photo with the gate is bench/tags_cost.py's), and the whole analyze. Also the one-time conversion of the
 weights to ONNX, the session loads, and the peak RSS once everything is loaded.
 
     .venv/bin/python bench/classifiers_general.py [--repeat 30] [--threads 2]
@@ -30,6 +31,7 @@ from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
 from classifiers.backends.local.imagenet_tagger import ImageNetTagger, preprocess
 from classifiers.backends.local.imagetype import analyze_image_type
 from classifiers.backends.local.people import PeopleFinder
+from classifiers.backends.local.text_presence import TextPresence
 from classifiers.backends.local.yunet_faces import make_local_detector
 from pipeline.images import Image, decode_image
 
@@ -83,7 +85,8 @@ def main() -> None:
         adult_load_s = time.perf_counter() - start
         rss_loaded = peak_rss_mb()
         people = PeopleFinder(faces=make_local_detector(DlibModels(threads=args.threads)))
-        analyzer = LocalImageAnalyzer(tagger=tagger, adult=adult, people=people)
+        text = TextPresence(threads=1)
+        analyzer = LocalImageAnalyzer(tagger=tagger, adult=adult, people=people, text=text)
 
         table = Table(title=f"generalclassification, local backend (median / p90 ms of {args.repeat}, "
                             f"{args.threads} onnxruntime threads)")
@@ -98,6 +101,7 @@ def main() -> None:
             "people (face detector)": lambda im: people.find(im, worn=0.0),
             "color": lambda im: analyze_colors(im.pil),
             "imageType": lambda im: analyze_image_type(im.pil),
+            "text detector at 256 px (ungated, 1 thread)": text.find,
             "whole analyze": analyzer.analyze,
         }
         tags_worst = 0.0

@@ -31,12 +31,14 @@ class GeneralClassifier:
 
 def make_local_analyzer(*, threads: int = 2, faces: FaceDetector | None = None) -> ImageAnalyzer:
     """EfficientNet-Lite0 (converted in memory) + open_nsfw + pixel statistics + the local face detector
-    (facedetection's own backend class, run here again: steps know nothing of each other); nothing is written."""
+    (facedetection's own backend class, run here again: steps know nothing of each other) + rapidocr's text
+    detector at 256 px, single-threaded (a small input: a second thread would gain little); nothing is written."""
     from classifiers.backends.local.adult import AdultScorer
     from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
     from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
     from classifiers.backends.local.imagenet_tagger import ImageNetTagger
     from classifiers.backends.local.people import PeopleFinder
+    from classifiers.backends.local.text_presence import TextPresence
 
     if faces is None:
         from classifiers.backends.local.dlib_faces import DlibModels
@@ -47,6 +49,7 @@ def make_local_analyzer(*, threads: int = 2, faces: FaceDetector | None = None) 
         tagger=ImageNetTagger(model=EfficientNetLite0Model(), threads=threads),
         adult=AdultScorer(threads=threads),
         people=PeopleFinder(faces=faces),
+        text=TextPresence(threads=1),
     )
 
 

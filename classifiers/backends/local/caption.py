@@ -1,7 +1,8 @@
 """A caption composed from what generalclassification found, as there is no offline captioning model.
 
-"a person", "two people", "a group of 7 people" when people are there, else the best tag with its
-article ("a tiger cat", "an espresso"); "outdoors"/"indoors" is added when that category is likely.
+"a person", "two people", "a group of 7 people" when people are there, else the best specific tag with
+its article ("a tiger cat", "an espresso", "a document", "a logo"); "outdoors"/"indoors" is added when
+that category is likely.
 The caption carries ``"composed": true`` so nobody takes it for a model's sentence, and the
 confidence of the evidence it rests on.
 """
@@ -19,7 +20,7 @@ MIN_SETTING = 0.5
 _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 # Parents say less than the class they were summed from: "a tiger cat", not "an animal".
 _GENERIC = {"animal", "mammal", "clothing", "container", "vehicle", "food", "drink", "tool", "person", "people",
-            "human face", "group", "text", "weapon", "device", "instrumentality"}
+            "human face", "group", "text", "weapon", "device", "instrumentality", "graphics", "night", "space"}
 
 
 def _article(noun: str) -> str:
