@@ -5,7 +5,8 @@ one thread; the table shows the median over the repeats of the process CPU time 
 so yuface's OpenMP threads count) and of the wall time.
 
 - facedetection before: YuNet on a 960 px copy, yuface's default OpenMP threads, unsure candidates
-  checked by dlib-bin's CNN; after: the defaults (640 px, one thread, the CNN on onnxruntime).
+  checked by dlib-bin's CNN; between: still 960 px, one thread, the CNN on onnxruntime; after: the
+  defaults (640 px, one thread, the CNN on onnxruntime).
 - people before: generalclassification's people finder running ``detect`` of the before variant;
   after: ``sure_faces`` (480 px, no check, no landmarks).
 - faceprint: ``DlibFacePrinter.prints`` of the faces found (unchanged; loaded before timing).
@@ -46,11 +47,13 @@ def variants(models: DlibModels) -> dict[str, Callable[[Image], Any]]:
     """Each variant's work on one image."""
     before = YuNetFaceDetector(models=models, max_side=960, threads=2,  # yuface's OpenMP default: one per core
                                confirm=lambda chip: len(models.cnn(chip, 0)) > 0)
+    one_thread = YuNetFaceDetector(models=models, max_side=960)  # only the thread count and the check changed
     after = YuNetFaceDetector(models=models)
     before.load(), after.load()
     _ = models.cnn
     return {
         "facedetection before": lambda image: before.detect(image, _JOB),
+        "960 px, 1 thread, onnx check": lambda image: one_thread.detect(image, _JOB),
         "facedetection after": lambda image: after.detect(image, _JOB),
         "people before": lambda image: before.detect(image, _JOB),
         "people after": lambda image: after.sure_faces(image),
