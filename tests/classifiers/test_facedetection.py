@@ -188,16 +188,25 @@ def test_yunet_finds_no_face_in_a_cup_a_cat_a_logo_or_a_wall(
     assert yunet(make_job(), photo(name))["faces"] == []
 
 
-def test_an_unsure_yunet_candidate_without_a_face_is_dropped_by_the_cnn(
-        yunet: facedetection.FaceDetectionClassifier) -> None:
-    """YuNet scores the motorcycle's headlight 0.75; dlib's CNN, shown a crop around it, finds no face."""
+def test_an_unsure_yunet_candidate_without_a_face_is_dropped_by_the_cnn() -> None:
+    """At its own 741 px YuNet scores the motorcycle's headlight 0.75; dlib's CNN, shown a crop around it, finds
+    no face."""
     from skimage import data
 
     left, _, _ = data.stereo_motorcycle()
     picture = encode(left)
-    assert yunet(make_job(), picture)["faces"] == []
-    trusting = facedetection.FaceDetectionClassifier(detector=YuNetFaceDetector(models=DlibModels(), sure=0.7))
+    checking = facedetection.FaceDetectionClassifier(detector=YuNetFaceDetector(models=DlibModels(), max_side=800))
+    assert checking(make_job(), picture)["faces"] == []
+    trusting = facedetection.FaceDetectionClassifier(
+        detector=YuNetFaceDetector(models=DlibModels(), max_side=800, sure=0.7))
     assert len(trusting(make_job(), picture)["faces"]) == 1
+
+
+def test_a_small_face_of_a_large_photo_is_found_on_the_640_px_copy(
+        yunet: facedetection.FaceDetectionClassifier) -> None:
+    """The cameraman's turned face, 70 px, is 280 px in a 2048 px copy: YuNet finds it on its 640 px copy."""
+    [face] = yunet(make_job(), resized(photo("camera"), 2048, 2048))["faces"]
+    assert inside(center(face), (4 * 180, 4 * 100, 4 * 270, 4 * 200))
 
 
 def test_without_yuface_the_local_detector_falls_back_to_hog_and_says_so(

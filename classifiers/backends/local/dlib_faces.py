@@ -23,6 +23,7 @@ import face_recognition_models
 import numpy as np
 import onnxruntime as ort
 
+from classifiers.backends.local.dlib_mmod_onnx import MmodChecker
 from classifiers.backends.local.dlib_resnet_onnx import CHIP_SIZE, build_onnx, preprocess
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.images import Image
@@ -58,9 +59,10 @@ def _model_file(path: str) -> str:
 
 
 class DlibModels:
-    """dlib's detector, 5-point shape predictor and ResNet, each loaded at first use, once.
+    """dlib's detectors, 5-point shape predictor and ResNet, each loaded at first use, once.
 
-    The ResNet is converted to ONNX in memory and run by onnxruntime with ``threads`` threads.
+    The ResNet and the CNN face checker are converted to ONNX in memory and run by onnxruntime
+    with ``threads`` threads.
     """
 
     def __init__(self, *, threads: int = 2) -> None:
@@ -73,6 +75,7 @@ class DlibModels:
         self._cnn: Any = None
         self._shapes: Any = None
         self._recognizer: ort.InferenceSession | None = None
+        self._checker: MmodChecker | None = None
 
     def _once(self, attribute: str, load: Callable[[], _T]) -> _T:
         with self._lock:
@@ -91,6 +94,13 @@ class DlibModels:
         """dlib's CNN face detector (mmod), slow on dlib-bin: for checking small crops only."""
         path = face_recognition_models.cnn_face_detector_model_location()
         return self._once("_cnn", lambda: dlib.cnn_face_detection_model_v1(_model_file(path)))
+
+    @property
+    def checker(self) -> MmodChecker:
+        """The same CNN converted to ONNX (``dlib_mmod_onnx``): about 20 ms per check instead of 0.3 s."""
+        path = face_recognition_models.cnn_face_detector_model_location()
+        return self._once("_checker", lambda: MmodChecker(data=Path(_model_file(path)).read_bytes(),
+                                                          threads=self._threads))
 
     @property
     def shapes(self) -> Any:
