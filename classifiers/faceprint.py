@@ -61,5 +61,5 @@ def build(services: Services) -> FacePrintClassifier:
         case "local":
             from classifiers.backends.local.dlib_faces import DlibFacePrinter, DlibModels
 
-            return FacePrintClassifier(printer=DlibFacePrinter(models=DlibModels()),
+            return FacePrintClassifier(printer=DlibFacePrinter(models=DlibModels(threads=services.settings.model_threads)),
                                        max_faces=services.settings.max_faces_per_image)

@@ -32,7 +32,7 @@ class GeneralClassifier:
 def make_local_analyzer(*, threads: int = 2, faces: FaceDetector | None = None) -> ImageAnalyzer:
     """EfficientNet-Lite0 (converted in memory) + open_nsfw + pixel statistics + the local face detector
     (facedetection's own backend class, run here again: steps know nothing of each other) + rapidocr's text
-    detector at 256 px, single-threaded (a small input: a second thread would gain little); nothing is written."""
+    detector at 256 px; every model gets ``threads`` (MODEL_THREADS); nothing is written."""
     from classifiers.backends.local.adult import AdultScorer
     from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model
     from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
@@ -49,7 +49,7 @@ def make_local_analyzer(*, threads: int = 2, faces: FaceDetector | None = None) 
         tagger=ImageNetTagger(model=EfficientNetLite0Model(), threads=threads),
         adult=AdultScorer(threads=threads),
         people=PeopleFinder(faces=faces),
-        text=TextPresence(threads=1),
+        text=TextPresence(threads=threads),
     )
 
 
@@ -61,4 +61,4 @@ def build(services: Services) -> GeneralClassifier:
 
             return GeneralClassifier(analyzer=make_image_analyzer(services))
         case "local":
-            return GeneralClassifier(analyzer=make_local_analyzer())
+            return GeneralClassifier(analyzer=make_local_analyzer(threads=services.settings.model_threads))

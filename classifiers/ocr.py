@@ -40,4 +40,4 @@ def build(services: Services) -> OcrClassifier:
         case "local":
             from classifiers.backends.local.rapid_ocr import RapidTextReader
 
-            return OcrClassifier(reader=RapidTextReader())
+            return OcrClassifier(reader=RapidTextReader(threads=services.settings.model_threads))
