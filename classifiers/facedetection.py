@@ -45,5 +45,6 @@ def build(services: Services) -> FaceDetectionClassifier:
             from classifiers.backends.local.dlib_faces import DlibModels
             from classifiers.backends.local.yunet_faces import make_local_detector
 
-            return FaceDetectionClassifier(detector=make_local_detector(DlibModels(threads=services.settings.model_threads)),
+            models = DlibModels(threads=services.settings.model_threads)
+            return FaceDetectionClassifier(detector=make_local_detector(models),
                                            max_faces=services.settings.max_faces_per_image)

@@ -61,5 +61,6 @@ def build(services: Services) -> FacePrintClassifier:
         case "local":
             from classifiers.backends.local.dlib_faces import DlibFacePrinter, DlibModels
 
-            return FacePrintClassifier(printer=DlibFacePrinter(models=DlibModels(threads=services.settings.model_threads)),
+            models = DlibModels(threads=services.settings.model_threads)
+            return FacePrintClassifier(printer=DlibFacePrinter(models=models),
                                        max_faces=services.settings.max_faces_per_image)
