@@ -81,6 +81,7 @@ def before_reader() -> RapidTextReader | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     module = types.ModuleType("rapid_ocr_before")
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
     exec(compile(source, f"{BEFORE}:{_MODULE}", "exec"), module.__dict__)  # noqa: S102 - our own history
     reader: RapidTextReader = module.RapidTextReader(threads=1)
     return reader
@@ -125,7 +126,7 @@ def main() -> None:
     for name in images:
         text = texts[name].replace("\n", " / ")
         table.add_row(name, *(f"{rows[name][v]:.0f}" for v in readers), text[:40] + ("…" if len(text) > 40 else ""))
-    console = Console()
+    console = Console(width=160)
     console.print(table)
     console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", highlight=False)
 

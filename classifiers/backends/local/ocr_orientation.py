@@ -43,7 +43,7 @@ def to_original(orientation: str, width: int, height: int) -> Callable[[Point], 
 
 
 def to_upright(orientation: str, width: int, height: int) -> Callable[[Point], Point]:
-    """Maps a point of the original image of ``width`` × ``height`` into the upright copy (``to_original``'s inverse)."""
+    """Maps a point of the original image of ``width`` × ``height`` into the upright copy (inverse of to_original)."""
     match orientation:
         case "Right":
             return lambda p: (p[1], width - p[0])

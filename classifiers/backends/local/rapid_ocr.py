@@ -2,16 +2,21 @@
 the shape of Azure Computer Vision's OCR API.
 
 Models: the three ONNX files inside the installed ``rapidocr`` package, passed by path, so
-RapidOCR never takes its download branch; a missing file is a ``ConfigurationError``.
+RapidOCR never takes its download branch; a missing file is a ``ConfigurationError``. This reader
+runs RapidOCR's detector and recognizer itself: detection is ``text_detection``'s two passes (coarse
+over the whole image at long side ``COARSE_SIDE``, fine at ``FINE_SIDE`` only where small or unboxed
+text shows), recognition reads each line cut out of the image at full resolution.
 
 Shape:
 - ``orientation`` is where the top of the text faces (Up, Right, Down, Left). The first reading
-  is of the image as it is; when most of its text runs vertically, the image is read again
-  turned a quarter each way, and when it runs horizontally but reads with a character-weighted
-  confidence below ``CONFIDENT``, it is read again upside down: the reading with the higher
-  confidence wins (a turned page reads as garbage at about 0.7, the right way up at 0.99).
-  RapidOCR's per-line orientation model is off: it turns lines of an upside-down page one by
-  one, which reads them in reverse order;
+  is of the image as it is; when no line of it has more than two letters or digits (a photo's
+  stray glyph), it is final. When most of its text runs vertically, the same lines are read again
+  in the image turned a quarter each way, and when it runs horizontally but reads with a
+  character-weighted confidence below ``CONFIDENT``, they are read again upside down: the reading
+  with the higher confidence wins (a turned page reads as garbage at about 0.7, the right way up at
+  0.99). A re-read reuses the first detection's boxes, mapped into the turned copy: no second
+  detection. RapidOCR's per-line orientation model is off: it turns lines of an upside-down page
+  one by one, which reads them in reverse order;
 - lines are RapidOCR's text lines in the upright copy; words are the line's text split at spaces,
   each boxed by the union of its characters' boxes when RapidOCR's characters match the text
   (spaced-out letters of a logo stay one word), else the line box cut in proportion to characters;
@@ -19,8 +24,9 @@ Shape:
   confidence below ``MIN_LINE_SCORE``, and a short line (at most two letters or digits) unless it
   is read with confidence ≥ ``SHORT_LINE_SCORE`` and is less than a quarter of the image tall;
 - regions group lines that overlap horizontally and follow each other with a vertical gap of
-  at most one line height (a paragraph or a column); regions are ordered top to bottom, then
-  left to right, and lines inside a region top to bottom, all in the upright copy;
+  at most one line height (a paragraph or a column); regions are ordered top to bottom, regions
+  whose tops lie within half a line of each other left to right, and lines inside a region top to
+  bottom, all in the upright copy;
 - every box is in the original image's coordinates, as the OCR API gives them;
 - ``textAngle`` is minus the median slope of the upright lines' top edges, in radians (rotating
   the upright copy clockwise by it levels the text); ``language`` comes from ``LanguageDetector``
@@ -105,7 +111,7 @@ class RapidTextReader:
                 from rapidocr import RapidOCR
 
                 models = bundled_models()
-                engine = RapidOCR(params={
+                engine: Any = RapidOCR(params={
                     "Global.log_level": "error",
                     "Global.use_cls": False,
                     "Global.return_word_box": True,
@@ -192,7 +198,7 @@ def _recognize(engine: Any, bgr: np.ndarray, boxes: Sequence[np.ndarray], min_sc
     from rapidocr.ch_ppocr_rec import TextRecInput
     from rapidocr.utils.process_img import get_rotate_crop_image
 
-    crops = [get_rotate_crop_image(bgr, quad.copy()) for quad in boxes]
+    crops = [get_rotate_crop_image(bgr, quad.astype(np.float32)) for quad in boxes]
     rec = engine.text_rec(TextRecInput(img=crops, return_word_box=True))
     chars = engine.cal_rec_boxes(crops, np.array(boxes), rec, True).word_results or [()] * len(crops)
     keep = [i for i, (t, s) in enumerate(zip(rec.txts, rec.scores, strict=True)) if t.strip() and s >= min_score]

@@ -59,7 +59,8 @@ def detect(detector: Any, image: np.ndarray, *, coarse_side: int = COARSE_SIDE,
     boxes, passes = list(kept), ["coarse"]
     for x0, y0, x1, y1 in regions:
         _, inside = _boxes(detector, image[y0:y1, x0:x1], fine)
-        boxes += [b + (x0, y0) for b in inside if not _covered(b + (x0, y0), kept)]
+        shifted = [b + np.array([x0, y0], dtype=np.float32) for b in inside]
+        boxes += [b for b in shifted if not _covered(b, kept)]
         passes.append("region")
     return Detection(_sorted(boxes), passes, share)
 
@@ -90,8 +91,8 @@ def _regions(mask: np.ndarray, kept: Sequence[np.ndarray], size: tuple[int, int]
         cv2.fillPoly(loose, [np.round(quad * (sx, sy)).astype(np.int32)], 0)
     if not loose.any():
         return []
-    loose = cv2.dilate(loose, np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(loose)
+    grown = cv2.dilate(loose, np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grown)
     least = _MIN_FINE_SIDE / fine  # image pixels
     out = []
     for left, top, w, h, _ in stats[1:count]:
