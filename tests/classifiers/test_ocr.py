@@ -18,7 +18,9 @@ import rapidocr
 from classifiers import ocr
 from classifiers.backends.local import rapid_ocr
 from classifiers.backends.local.language import LanguageDetector
+from classifiers.backends.local.ocr_orientation import to_original, to_upright
 from classifiers.backends.local.rapid_ocr import RapidTextReader, bundled_models
+from classifiers.backends.local.text_detection import detect
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.job import Job, parse_job
 from tests.classifiers.images import dejavu_sans, encode, text_image
@@ -231,3 +233,38 @@ def test_build_chooses_rapidocr_without_vision_keys_and_azure_needs_them() -> No
     with pytest.raises(ConfigurationError, match="VISION_ENDPOINT"):
         ocr.build(services_with(ocr="azure"))
 
+
+
+@pytest.mark.parametrize("orientation", ["Up", "Right", "Down", "Left"])
+def test_to_upright_is_the_inverse_of_to_original(orientation: str) -> None:
+    forward, back = to_upright(orientation, 300, 200), to_original(orientation, 300, 200)
+    for point in [(0.0, 0.0), (299.0, 10.0), (42.0, 199.0)]:
+        assert back(forward(point)) == pytest.approx(point)
+
+
+def large_page_with(label: str | None, size: int = 24) -> PIL.Image.Image:
+    """A 3 MP grey photo, with a small dark label near its bottom-right corner when given."""
+    image = PIL.Image.new("RGB", (2048, 1536), (200, 205, 200))
+    if label:
+        draw = PIL.ImageDraw.Draw(image)
+        draw.text((1520, 1315), label, fill="black", font=PIL.ImageFont.truetype(str(dejavu_sans()), size))
+    return image
+
+
+def test_a_large_image_without_text_costs_one_coarse_pass() -> None:
+    engine = RapidTextReader(threads=1).load()
+    found = detect(engine.text_det, rapid_ocr._bgr(large_page_with(None)))
+    assert found.boxes == [] and found.passes == ["coarse"] and found.fine_share == 0.0
+
+
+def test_small_text_on_a_large_image_is_found_again_at_the_fine_scale(classifier: ocr.OcrClassifier) -> None:
+    # 24 px letters: about 5 px in the coarse pass, too small to box there; the fine pass reads them.
+    image = large_page_with("YAMAHA 42")
+    engine = classifier._reader.load()  # type: ignore[attr-defined]
+    found = detect(engine.text_det, rapid_ocr._bgr(image))
+    assert "region" in found.passes and 0 < found.fine_share < 0.1
+    output = classifier(make_job(), encode(image))
+    assert output["OCR_fullText"] == "YAMAHA 42"
+    [line] = lines_of(output)
+    left, top, right, bottom = box(line["boundingBox"])
+    assert 1500 <= left and right <= 1800 and 1300 <= top and bottom <= 1360

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import PIL.Image
 
-__all__ = ["ORIENTATIONS", "Point", "to_original", "upright"]
+__all__ = ["ORIENTATIONS", "Point", "to_original", "to_upright", "upright"]
 
 ORIENTATIONS = ("Up", "Right", "Down", "Left")
 Point = tuple[float, float]
@@ -38,5 +38,18 @@ def to_original(orientation: str, width: int, height: int) -> Callable[[Point], 
             return lambda p: (width - p[0], height - p[1])
         case "Left":  # turned clockwise: its x runs up the original
             return lambda p: (p[1], height - p[0])
+        case _:
+            return lambda p: p
+
+
+def to_upright(orientation: str, width: int, height: int) -> Callable[[Point], Point]:
+    """Maps a point of the original image of ``width`` × ``height`` into the upright copy (inverse of to_original)."""
+    match orientation:
+        case "Right":
+            return lambda p: (p[1], width - p[0])
+        case "Down":
+            return lambda p: (width - p[0], height - p[1])
+        case "Left":
+            return lambda p: (height - p[1], p[0])
         case _:
             return lambda p: p

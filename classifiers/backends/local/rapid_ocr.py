@@ -2,16 +2,21 @@
 the shape of Azure Computer Vision's OCR API.
 
 Models: the three ONNX files inside the installed ``rapidocr`` package, passed by path, so
-RapidOCR never takes its download branch; a missing file is a ``ConfigurationError``.
+RapidOCR never takes its download branch; a missing file is a ``ConfigurationError``. This reader
+runs RapidOCR's detector and recognizer itself: detection is ``text_detection``'s two passes (coarse
+over the whole image at long side ``COARSE_SIDE``, fine at ``FINE_SIDE`` only where small or unboxed
+text shows), recognition reads each line cut out of the image at full resolution.
 
 Shape:
 - ``orientation`` is where the top of the text faces (Up, Right, Down, Left). The first reading
-  is of the image as it is; when most of its text runs vertically, the image is read again
-  turned a quarter each way, and when it runs horizontally but reads with a character-weighted
-  confidence below ``CONFIDENT``, it is read again upside down: the reading with the higher
-  confidence wins (a turned page reads as garbage at about 0.7, the right way up at 0.99).
-  RapidOCR's per-line orientation model is off: it turns lines of an upside-down page one by
-  one, which reads them in reverse order;
+  is of the image as it is; when no line of it has more than two letters or digits (a photo's
+  stray glyph), it is final. When most of its text runs vertically, the same lines are read again
+  in the image turned a quarter each way, and when it runs horizontally but reads with a
+  character-weighted confidence below ``CONFIDENT``, they are read again upside down: the reading
+  with the higher confidence wins (a turned page reads as garbage at about 0.7, the right way up at
+  0.99). A re-read reuses the first detection's boxes, mapped into the turned copy: no second
+  detection. RapidOCR's per-line orientation model is off: it turns lines of an upside-down page
+  one by one, which reads them in reverse order;
 - lines are RapidOCR's text lines in the upright copy; words are the line's text split at spaces,
   each boxed by the union of its characters' boxes when RapidOCR's characters match the text
   (spaced-out letters of a logo stay one word), else the line box cut in proportion to characters;
@@ -19,8 +24,9 @@ Shape:
   confidence below ``MIN_LINE_SCORE``, and a short line (at most two letters or digits) unless it
   is read with confidence ≥ ``SHORT_LINE_SCORE`` and is less than a quarter of the image tall;
 - regions group lines that overlap horizontally and follow each other with a vertical gap of
-  at most one line height (a paragraph or a column); regions are ordered top to bottom, then
-  left to right, and lines inside a region top to bottom, all in the upright copy;
+  at most one line height (a paragraph or a column); regions are ordered top to bottom, regions
+  whose tops lie within half a line of each other left to right, and lines inside a region top to
+  bottom, all in the upright copy;
 - every box is in the original image's coordinates, as the OCR API gives them;
 - ``textAngle`` is minus the median slope of the upright lines' top edges, in radians (rotating
   the upright copy clockwise by it levels the text); ``language`` comes from ``LanguageDetector``
@@ -39,21 +45,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import PIL.Image
 
 from classifiers.backends.local.language import UNKNOWN, LanguageDetector
-from classifiers.backends.local.ocr_orientation import Point, to_original, upright
+from classifiers.backends.local.ocr_orientation import Point, to_original, to_upright, upright
+from classifiers.backends.local.text_detection import COARSE_SIDE, FINE_SIDE, detect
 from classifiers.backends.ocr_text import full_text
 from pipeline.errors import ConfigurationError
 from pipeline.images import Image
 
-__all__ = ["CONFIDENT", "DETECTION_SIDE", "MIN_LINE_SCORE", "SHORT_LINE_SCORE", "RapidTextReader",
+__all__ = ["CONFIDENT", "MIN_LINE_SCORE", "SHORT_LINE_SCORE", "RapidTextReader",
            "bundled_models", "is_text", "to_ocr"]
 
 _log = logging.getLogger(__name__)
 
-# PaddleOCR's own default: the long side of the detection input at most 960 px.
-DETECTION_SIDE = 960
 _KINDS = ("det", "cls", "rec")
 CONFIDENT = 0.9
 """Character-weighted confidence above which a horizontal first reading is taken as upright."""
@@ -89,10 +95,11 @@ class RapidTextReader:
 
     backend = "local"
 
-    def __init__(self, *, threads: int = 2, detection_side: int = DETECTION_SIDE, min_score: float = 0.5,
-                 languages: LanguageDetector | None = None) -> None:
+    def __init__(self, *, threads: int = 2, detection_side: int = FINE_SIDE, coarse_side: int | None = COARSE_SIDE,
+                 min_score: float = 0.5, languages: LanguageDetector | None = None) -> None:
         self._threads = threads
         self._detection_side = detection_side
+        self._coarse_side = coarse_side  # None: one pass at detection_side, as PaddleOCR does
         self._min_score = min_score
         self._languages = languages or LanguageDetector()
         self._engine: Any = None
@@ -104,7 +111,7 @@ class RapidTextReader:
                 from rapidocr import RapidOCR
 
                 models = bundled_models()
-                self._engine = RapidOCR(params={
+                engine: Any = RapidOCR(params={
                     "Global.log_level": "error",
                     "Global.use_cls": False,
                     "Global.return_word_box": True,
@@ -113,11 +120,14 @@ class RapidTextReader:
                     "Det.model_path": str(models["det"]),
                     "Cls.model_path": str(models["cls"]),
                     "Rec.model_path": str(models["rec"]),
-                    "Det.limit_type": "max",
-                    "Det.limit_side_len": self._detection_side,
                     "EngineConfig.onnxruntime.intra_op_num_threads": self._threads,
                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 })
+                # This reader runs detection and recognition itself (text_detection's two passes, re-reads
+                # of turned copies on the same boxes): it needs both models now, not at RapidOCR's first call.
+                engine._load_det_model()
+                engine._load_rec_model()
+                self._engine = engine
                 _log.info("loaded RapidOCR (%s) with %d threads", ", ".join(p.name for p in models.values()),
                           self._threads)
             return self._engine
@@ -134,22 +144,81 @@ class RapidTextReader:
                   ocr["orientation"])
         return {"ocr": ocr, "OCR_fullText": text}
 
-    def _oriented(self, engine: Any, pil: PIL.Image.Image) -> tuple[str, PIL.Image.Image, Any]:
+    def _oriented(self, engine: Any, pil: PIL.Image.Image) -> tuple[str, PIL.Image.Image, _Reading]:
         """The orientation whose upright copy reads best, that copy, and its reading."""
-        # A PIL image tells RapidOCR its channel order; a bare array would be taken for BGR.
-        first = engine(pil)
-        if not first.txts:
+        found = self._detect(engine, _bgr(pil))
+        first = _recognize(engine, _bgr(pil), found, self._min_score)
+        if not _worth_turning(first):
             return "Up", pil, first
         if _vertical(first):
-            tries = [(o, upright(pil, o)) for o in ("Left", "Right")]
-            readings = [(o, page, engine(page)) for o, page in tries]
+            readings = [(o, page, self._reread(engine, page, found, o, pil.size)) for o, page in
+                        ((o, upright(pil, o)) for o in ("Left", "Right"))]
             best = max(readings, key=lambda r: _confidence(r[2]))
             return best if best[2].txts else ("Up", pil, first)
         if _confidence(first) >= CONFIDENT:
             return "Up", pil, first
         page = upright(pil, "Down")
-        turned = engine(page)
+        turned = self._reread(engine, page, found, "Down", pil.size)
         return ("Down", page, turned) if _confidence(turned) > _confidence(first) else ("Up", pil, first)
+
+    def _detect(self, engine: Any, bgr: np.ndarray) -> list[np.ndarray]:
+        if self._coarse_side is None:
+            return detect(engine.text_det, bgr, coarse_side=self._detection_side,
+                          fine_side=self._detection_side).boxes
+        return detect(engine.text_det, bgr, coarse_side=self._coarse_side, fine_side=self._detection_side).boxes
+
+    def _reread(self, engine: Any, page: PIL.Image.Image, boxes: Sequence[np.ndarray], orientation: str,
+                size: tuple[int, int]) -> _Reading:
+        """The lines found in the original read again in the upright copy: turning needs no second detection."""
+        forward = to_upright(orientation, *size)
+        turned = [_ordered(np.array([forward((float(x), float(y))) for x, y in quad], dtype=np.float32))
+                  for quad in boxes]
+        return _recognize(engine, _bgr(page), turned, self._min_score)
+
+
+@dataclass
+class _Reading:
+    """Recognised lines in RapidOCR's shape: texts, scores, quads and per-line character results."""
+
+    txts: tuple[str, ...] = ()
+    scores: tuple[float, ...] = ()
+    boxes: list[np.ndarray] = field(default_factory=list)
+    word_results: tuple[Any, ...] = ()
+
+
+def _bgr(pil: PIL.Image.Image) -> np.ndarray:
+    """RapidOCR's models take BGR pixels."""
+    return np.ascontiguousarray(np.asarray(pil.convert("RGB"))[:, :, ::-1])
+
+
+def _recognize(engine: Any, bgr: np.ndarray, boxes: Sequence[np.ndarray], min_score: float) -> _Reading:
+    """Each box cut out of ``bgr`` and read, with character boxes; lines below ``min_score`` or empty are dropped."""
+    if not boxes:
+        return _Reading()
+    from rapidocr.ch_ppocr_rec import TextRecInput
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    crops = [get_rotate_crop_image(bgr, quad.astype(np.float32)) for quad in boxes]
+    rec = engine.text_rec(TextRecInput(img=crops, return_word_box=True))
+    chars = engine.cal_rec_boxes(crops, np.array(boxes), rec, True).word_results or [()] * len(crops)
+    keep = [i for i, (t, s) in enumerate(zip(rec.txts, rec.scores, strict=True)) if t.strip() and s >= min_score]
+    return _Reading(tuple(rec.txts[i] for i in keep), tuple(float(rec.scores[i]) for i in keep),
+                    [boxes[i] for i in keep], tuple(chars[i] for i in keep))
+
+
+def _ordered(quad: np.ndarray) -> np.ndarray:
+    """The quad's corners as top-left, top-right, bottom-right, bottom-left (DB's order, needed to crop a line)."""
+    by_x = quad[np.argsort(quad[:, 0], kind="stable")]
+    left, right = by_x[:2][np.argsort(by_x[:2, 1])], by_x[2:][np.argsort(by_x[2:, 1])]
+    return np.array([left[0], right[0], right[1], left[1]], dtype=np.float32)
+
+
+def _worth_turning(result: _Reading) -> bool:
+    """Whether a turned copy could read better: some line has more than two letters or digits.
+
+    Shorter lines are dropped as stray glyphs (``is_text``) unless read confidently, so
+    re-reading a photo whose only "text" is a glyph on a pattern would change nothing."""
+    return any(sum(c.isalnum() for c in t) > 2 for t in result.txts)
 
 
 def _confidence(result: Any) -> float:
@@ -273,7 +342,20 @@ def _regions(lines: Sequence[_Line]) -> list[list[_Line]]:
                 break
         else:
             regions.append([line])
-    return sorted(regions, key=lambda r: (_union([ln.box for ln in r])[1], _union([ln.box for ln in r])[0]))
+    return _reading_order(regions)
+
+
+def _reading_order(regions: list[list[_Line]]) -> list[list[_Line]]:
+    """Top to bottom, and left to right among regions whose first lines start within half a line of each
+    other's top (side-by-side columns whose boxes differ by a few pixels)."""
+    ordered = sorted(regions, key=lambda r: (r[0].box[1], r[0].box[0]))
+    rows: list[list[list[_Line]]] = []
+    for region in ordered:
+        if rows and region[0].box[1] - rows[-1][0][0].box[1] <= rows[-1][0][0].height / 2:
+            rows[-1].append(region)
+        else:
+            rows.append([region])
+    return [region for row in rows for region in sorted(row, key=lambda r: r[0].box[0])]
 
 
 def _union(boxes: Sequence[Box]) -> Box:
