@@ -130,12 +130,17 @@ def test_a_message_with_another_definition_never_touches_the_job_it_names(
 
 
 class CountingFetcher:
+    """An ``ImageFetcher`` that counts the reads of image URLs."""
+
     def __init__(self, inner: Any) -> None:
         self.inner, self.calls = inner, 0
 
-    def fetch(self, url: str, **options: Any) -> Image:
+    def read(self, url: str, **options: Any) -> bytes:
         self.calls += 1
-        return self.inner.fetch(url, **options)  # type: ignore[no-any-return]
+        return self.inner.read(url, **options)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 @pytest.mark.parametrize("kind", ["missing", "not an image"])
