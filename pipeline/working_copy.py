@@ -59,11 +59,14 @@ class WorkingCopies:
                          one_line(job_id), one_line(batch_id), one_line(url), *map(one_line, own))
             return None
         try:
-            return self._storage.read_blob_url(url, self._max_bytes)
+            # One request, not properties then data: the copy was written bounded by IMAGE_MAX_BYTES.
+            download = self._storage.container(self._container).get_blob_client(own[1]).download_blob()
+            if download.size > self._max_bytes:
+                _log.warning("job %s of batch %s: its working copy is %s bytes, over %s (IMAGE_MAX_BYTES): "
+                             "refused", one_line(job_id), one_line(batch_id), download.size, self._max_bytes)
+                return None
+            return download.readall()
         except ResourceNotFoundError:
             _log.warning("job %s of batch %s: its working copy %s is missing", one_line(job_id),
                          one_line(batch_id), one_line(url))
-        except ValueError as e:
-            _log.warning("job %s of batch %s: working copy refused: %s", one_line(job_id), one_line(batch_id),
-                         one_line(e))
         return None
