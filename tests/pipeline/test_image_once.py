@@ -72,6 +72,10 @@ def test_draft_copies_match_a_full_decode_then_resize(orientation: int) -> None:
         difference = np.abs(np.asarray(copy, dtype=np.int16) - np.asarray(expected, dtype=np.int16))
         assert difference.mean() < 2.0, (orientation, max_side, difference.mean())
         assert image.decoded_bytes < len(data) + 4 * full.width * full.height  # the full pixels were not decoded
+        decoded = decode_image(data, url="a.jpg")
+        _ = decoded.pil
+        from_full = np.asarray(decoded.scaled(max_side)[0], dtype=np.int16)  # the same whichever way it was made
+        assert np.abs(from_full - np.asarray(copy, dtype=np.int16)).mean() < 1.0
     image = decode_image(data, url="a.jpg")
     assert np.array_equal(image.rgb, np.asarray(full))  # the full decode is exactly the one it was
 
