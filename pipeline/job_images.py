@@ -62,4 +62,5 @@ class JobImages:
 
     def keep(self, job: Job, image: Image) -> None:
         """Hand the image back after the step, with the copies it made, for the job's next steps here."""
-        self._cache.put(_key(job), image)
+        if job.next_queue is not None:  # the job's last step: nobody will ask for it again
+            self._cache.put(_key(job), image)

@@ -172,7 +172,7 @@ def test_an_image_that_failed_once_is_not_fetched_again(
             f"ImageUnavailableError: an earlier step could not get the image, not fetched again: {reason}")
 
 
-def test_a_good_image_is_still_fetched_by_every_step(services: Services, unique: str, tmp_path: Path) -> None:
+def test_a_good_image_serves_every_step(services: Services, unique: str, tmp_path: Path) -> None:
     (tmp_path / "ok.png").write_bytes(png(30, 20))
     runner = StepRunner(services=services, max_dequeue_count=2, served_queues=QueuesOf(unique))
     names = [f"s1{unique}", f"s2{unique}"]
