@@ -331,6 +331,7 @@ module storage 'modules/storage.bicep' = {
       'inputimages'
       facesContainerName
       'largemessages'
+      'workingcopies'
       'faceindex'
       deploymentContainerName
     ]

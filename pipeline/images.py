@@ -1,4 +1,4 @@
-"""Fetch a job's image safely and decode it once per step.
+"""Fetch a job's image safely; check that it decodes and decode its pixels when first used.
 
 Sources: http(s) URLs that lead only to addresses ``pipeline.netguard`` allows (checked at every
 redirect, connected to as checked); blobs of the configured storage account, read with its
@@ -13,18 +13,19 @@ import http.client
 import io
 import logging
 import ssl
+import threading
 import time
 import warnings
-from collections.abc import Collection
-from functools import cached_property
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
 import numpy as np
 import PIL.Image
-import PIL.ImageOps
 from azure.core.exceptions import ResourceNotFoundError
+from PIL import ExifTags
 
 from pipeline.errors import ImageFetchError, ImageTooLargeError, NotAnImageError
 from pipeline.netguard import AddressPolicy, Connector, PinnedResponse, connect_tcp, default_tls, get_pinned
@@ -38,6 +39,8 @@ __all__ = ["Image", "ImageFetcher", "OwnBlobs", "decode_image"]
 _log = logging.getLogger(__name__)
 
 _FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
+_JPEG = frozenset({"JPEG", "MPO"})
+"""Formats PIL can decode at a reduced DCT scale (``draft``)."""
 _CHUNK = 64 * 1024
 _MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -62,77 +65,216 @@ def _show(url: str) -> str:
     return one_line(url)
 
 
-class Image:
-    """A decoded image: the original bytes, its format and size, an RGB array and smaller copies on demand."""
-
-    def __init__(self, *, url: str, data: bytes, pil: PIL.Image.Image, format: str) -> None:
-        self.url = url
-        self.data = data
-        self.pil = pil
-        self.format = format
-        self._copies: dict[int, tuple[PIL.Image.Image, float]] = {}
-
-    @property
-    def width(self) -> int:
-        return self.pil.width
-
-    @property
-    def height(self) -> int:
-        return self.pil.height
-
-    @cached_property
-    def rgb(self) -> np.ndarray:
-        """H×W×3 uint8 array."""
-        return np.asarray(self.pil, dtype=np.uint8)
-
-    def scaled(self, max_side: int) -> tuple[PIL.Image.Image, float]:
-        """A copy whose long side is at most ``max_side`` and its scale (copy pixels per image pixel).
-
-        The image itself (scale 1.0) when it is that small already. Copies are kept: the models of
-        one step that ask for the same size share one resize. Boxes found in a copy are divided by
-        the scale to give the image's own coordinates.
-        """
-        if max_side <= 0:
-            raise ValueError(f"max_side must be positive, not {max_side}")
-        scale = min(1.0, max_side / max(self.width, self.height))
-        if scale >= 1.0:
-            return self.pil, 1.0
-        if max_side not in self._copies:
-            size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
-            self._copies[max_side] = (self.pil.resize(size, PIL.Image.Resampling.BILINEAR, reducing_gap=2.0), scale)
-        return self._copies[max_side]
-
-    def __repr__(self) -> str:
-        return f"Image({self.url!r}, {self.format} {self.width}x{self.height}, {len(self.data)} bytes)"
+_TRANSPOSE = {
+    2: PIL.Image.Transpose.FLIP_LEFT_RIGHT,
+    3: PIL.Image.Transpose.ROTATE_180,
+    4: PIL.Image.Transpose.FLIP_TOP_BOTTOM,
+    5: PIL.Image.Transpose.TRANSPOSE,
+    6: PIL.Image.Transpose.ROTATE_270,
+    7: PIL.Image.Transpose.TRANSVERSE,
+    8: PIL.Image.Transpose.ROTATE_90,
+}
+"""EXIF orientation → the transpose that makes the image upright, as ``PIL.ImageOps.exif_transpose`` does."""
+_SWAPS_SIDES = frozenset({5, 6, 7, 8})
 
 
-def decode_image(data: bytes, *, url: str = "", max_pixels: int = 50_000_000) -> Image:
-    """Decode bytes into an RGB ``Image``; the pixel limit is checked before decoding."""
+@contextmanager
+def _decoding(url: str, size: int) -> Iterator[None]:
+    """PIL's errors while opening or decoding, as the pipeline's image errors."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
-            pil = PIL.Image.open(io.BytesIO(data), formats=_FORMATS)
-            fmt = pil.format or "unknown"
-            width, height = pil.size
-            if width * height > max_pixels:
-                raise ImageTooLargeError(
-                    f"image is {width}x{height} = {width * height} pixels; the limit is "
-                    f"{max_pixels} (IMAGE_MAX_PIXELS)"
-                )
-            pil.load()
-            upright: PIL.Image.Image = PIL.ImageOps.exif_transpose(pil) or pil
-            rgb = upright.convert("RGB")
+            yield
     except ImageTooLargeError:
         raise
     except (PIL.Image.DecompressionBombError, PIL.Image.DecompressionBombWarning) as e:
         raise ImageTooLargeError(f"image refused as a decompression bomb: {e}") from None
     except PIL.UnidentifiedImageError:
         raise NotAnImageError(
-            f"{url or 'the data'} is not an image ({len(data)} bytes; supported: {', '.join(_FORMATS)})"
+            f"{url or 'the data'} is not an image ({size} bytes; supported: {', '.join(_FORMATS)})"
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise NotAnImageError(f"{url or 'the image'} is corrupt or truncated: {e}") from None
-    return Image(url=url, data=data, pil=rgb, format=fmt)
+
+
+def _upright_rgb(raw: PIL.Image.Image, orientation: int) -> PIL.Image.Image:
+    """The decoded frame turned upright and in RGB, copying only when something changes."""
+    method = _TRANSPOSE.get(orientation)
+    upright = raw.transpose(method) if method is not None else raw
+    return upright if upright.mode == "RGB" else upright.convert("RGB")
+
+
+def _draft_factor(size: tuple[int, int], wanted: tuple[int, int]) -> int:
+    """The DCT scale PIL's JPEG ``draft`` picks: the largest of 8, 4, 2, 1 that keeps ``wanted`` covered."""
+    most = min(size[0] // wanted[0], size[1] // wanted[1])
+    return next(factor for factor in (8, 4, 2, 1) if most >= factor or factor == 1)
+
+
+def _pixel_bytes(image: PIL.Image.Image | None) -> int:
+    """About what a decoded PIL image holds in memory (multi-band modes take 4 bytes a pixel)."""
+    if image is None:
+        return 0
+    return image.width * image.height * (4 if len(image.getbands()) > 1 else 1)
+
+
+class Image:
+    """A job's image: the original bytes, its format and upright size; its pixels decoded on first use.
+
+    ``decode_image`` has already checked that the bytes decode completely. ``pil``/``rgb`` decode the
+    full resolution once; ``scaled`` makes smaller copies, from the full image when that is decoded and
+    otherwise straight from the JPEG at a reduced DCT scale (much cheaper than a full decode). Width,
+    height and every scale are those of the upright original. Safe to share between threads: each
+    decode runs once, under the image's lock.
+    """
+
+    def __init__(self, *, url: str, data: bytes, format: str, size: tuple[int, int], orientation: int = 1,
+                 decoded: PIL.Image.Image | None = None) -> None:
+        """``decoded``: what the validating decode left (the full frame, or a reduced JPEG draft), not upright."""
+        self.url = url
+        self.data = data
+        self.format = format
+        self._size = size
+        self._orientation = orientation
+        self._decoded = decoded
+        self._pil: PIL.Image.Image | None = None
+        self._rgb: np.ndarray | None = None
+        self._copies: dict[int, tuple[PIL.Image.Image, float]] = {}
+        self._lock = threading.RLock()
+        self.decode_ms = 0.0
+        """Wall-clock ms spent so far decoding pixels on first use (full resolution and scaled copies)."""
+
+    @property
+    def width(self) -> int:
+        return self._size[0]
+
+    @property
+    def height(self) -> int:
+        return self._size[1]
+
+    @property
+    def pil(self) -> PIL.Image.Image:
+        """The upright RGB image at full resolution (decoded on first use)."""
+        with self._lock:
+            if self._pil is None:
+                with self._timed():
+                    raw = self._decoded
+                    if raw is None or raw.size != self._raw_size():
+                        raw = self._open()
+                        with _decoding(self.url, len(self.data)):
+                            raw.load()
+                    self._pil = _upright_rgb(raw, self._orientation)
+                if self._decoded is not None and self._decoded.size == self._raw_size():
+                    self._decoded = None  # the upright copy replaces the full frame
+            return self._pil
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """H×W×3 uint8 array of ``pil``."""
+        if self._rgb is None:
+            pil = self.pil
+            with self._lock:
+                if self._rgb is None:
+                    self._rgb = np.asarray(pil, dtype=np.uint8)
+        return self._rgb
+
+    def scaled(self, max_side: int) -> tuple[PIL.Image.Image, float]:
+        """A copy whose long side is at most ``max_side`` and its scale (copy pixels per image pixel).
+
+        The image itself (scale 1.0) when it is that small already. Copies are kept: the models (and,
+        through the step runner's cache, the steps) that ask for the same size share one. A JPEG not
+        yet decoded in full is decoded at the smallest DCT scale (1/8, 1/4, 1/2) at least that large;
+        a full image is box-reduced by that same factor; either is then resized bilinearly.
+        Boxes found in a copy are divided by the scale to give the image's own coordinates.
+        """
+        if max_side <= 0:
+            raise ValueError(f"max_side must be positive, not {max_side}")
+        scale = min(1.0, max_side / max(self.width, self.height))
+        if scale >= 1.0:
+            return self.pil, 1.0
+        found = self._copies.get(max_side)
+        if found is not None:
+            return found
+        with self._lock:
+            if max_side not in self._copies:
+                size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+                source = self._pil if self._pil is not None else self._draft(size)
+                with self._timed():
+                    if source is self._pil:
+                        # Reduced by the factor a JPEG draft would use, then bilinear: a copy is the same
+                        # whichever way it was made, and 12 MP to 960 px takes a third of reducing_gap=2.
+                        factor = _draft_factor(source.size, size)
+                        source = source.reduce(factor) if factor > 1 else source
+                    copy = source.resize(size, PIL.Image.Resampling.BILINEAR)
+                self._copies[max_side] = (copy, scale)
+            return self._copies[max_side]
+
+    @property
+    def decoded_bytes(self) -> int:
+        """About how much memory the image holds: its bytes and every decoded copy of its pixels."""
+        arrays = self._rgb.nbytes if self._rgb is not None else 0
+        return (len(self.data) + arrays + _pixel_bytes(self._decoded) + _pixel_bytes(self._pil)
+                + sum(_pixel_bytes(copy) for copy, _ in list(self._copies.values())))
+
+    def _raw_size(self) -> tuple[int, int]:
+        """The stored frame's size (the upright size with its sides swapped back when EXIF turns it)."""
+        w, h = self._size
+        return (h, w) if self._orientation in _SWAPS_SIDES else (w, h)
+
+    def _open(self) -> PIL.Image.Image:
+        with _decoding(self.url, len(self.data)):
+            return PIL.Image.open(io.BytesIO(self.data), formats=_FORMATS)
+
+    def _draft(self, size: tuple[int, int]) -> PIL.Image.Image:
+        """An upright RGB image at least ``size`` large: a JPEG decoded at a reduced DCT scale, else ``pil``."""
+        if self.format not in _JPEG:
+            return self.pil
+        w, h = size
+        wanted = (h, w) if self._orientation in _SWAPS_SIDES else (w, h)
+        kept = self._decoded
+        with self._timed():
+            if kept is None or kept.width < wanted[0] or kept.height < wanted[1]:
+                kept = self._open()
+                with _decoding(self.url, len(self.data)):
+                    kept.draft(None, wanted)
+                    kept.load()
+            return _upright_rgb(kept, self._orientation)
+
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.decode_ms += (time.perf_counter() - start) * 1000
+
+    def __repr__(self) -> str:
+        return f"Image({self.url!r}, {self.format} {self.width}x{self.height}, {len(self.data)} bytes)"
+
+
+def decode_image(data: bytes, *, url: str = "", max_pixels: int = 50_000_000) -> Image:
+    """Check bytes as an image and return it, its pixels to be decoded on first use.
+
+    The format and the pixel limit are checked before any decoding; then the whole image is decoded
+    once to prove it complete (a JPEG at 1/8 scale: every coefficient is still read, far fewer pixels
+    are made), so a truncated or corrupt image raises ``NotAnImageError`` here, not in a classifier.
+    """
+    with _decoding(url, len(data)):
+        raw = PIL.Image.open(io.BytesIO(data), formats=_FORMATS)
+        fmt = raw.format or "unknown"
+        width, height = raw.size
+        if width * height > max_pixels:
+            raise ImageTooLargeError(
+                f"image is {width}x{height} = {width * height} pixels; the limit is "
+                f"{max_pixels} (IMAGE_MAX_PIXELS)"
+            )
+        if fmt in _JPEG:
+            raw.draft(None, (max(1, width // 8), max(1, height // 8)))
+        raw.load()
+        orientation = raw.getexif().get(ExifTags.Base.Orientation, 1)
+    if not isinstance(orientation, int):
+        orientation = 1
+    size = (height, width) if orientation in _SWAPS_SIDES and orientation in _TRANSPOSE else (width, height)
+    return Image(url=url, data=data, format=fmt, size=size, orientation=orientation, decoded=raw)
 
 
 class ImageFetcher:
@@ -174,8 +316,18 @@ class ImageFetcher:
         )
 
     def fetch(self, url: str, *, batch_id: str | None = None) -> Image:
-        """The decoded image; with ``batch_id``, a blob in a batch folder must be in that batch's."""
-        return decode_image(self.read(url, batch_id=batch_id), url=url, max_pixels=self._max_pixels)
+        """The checked image; with ``batch_id``, a blob in a batch folder must be in that batch's."""
+        return self.decode(self.read(url, batch_id=batch_id), url=url)
+
+    def decode(self, data: bytes, *, url: str) -> Image:
+        """``decode_image`` within this fetcher's pixel limit."""
+        return decode_image(data, url=url, max_pixels=self._max_pixels)
+
+    def is_outside(self, url: str) -> bool:
+        """Whether ``url`` would be fetched over HTTP(S) from outside the pipeline's storage account."""
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            return False
+        return self._blobs is None or not (self._blobs.owns(url) or self._blobs.blob_path(url) is not None)
 
     def read(self, url: str, *, batch_id: str | None = None) -> bytes:
         scheme = urlsplit(url).scheme.lower()

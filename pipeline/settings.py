@@ -79,6 +79,8 @@ SETTINGS: tuple[Setting, ...] = (
             "that still counts as the same person (local backend)"),
     Setting("IMAGE_MAX_BYTES", str(50 * 1024 * 1024), "largest image download, in bytes"),
     Setting("IMAGE_MAX_PIXELS", str(50_000_000), "largest decoded image, in pixels (decompression bombs)"),
+    Setting("IMAGE_CACHE_BYTES", str(256 * 1024 * 1024), "memory each worker process may keep decoded images "
+            "of recent jobs in, so the next steps of a job in that worker decode nothing again; 0 keeps none"),
     Setting("IMAGE_FETCH_TIMEOUT", "20", "seconds for a whole image download (connect, redirects, every read)"),
     Setting("IMAGE_FETCH_ALLOW", "", "comma-separated hosts, addresses and CIDR ranges an image_url may reach "
             "although they are loopback, private, link-local or otherwise internal (refused by default)"),
@@ -118,14 +120,14 @@ def _backend(value: str, name: str) -> Backend:
     return value  # type: ignore[return-value]
 
 
-def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> float:
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float], *, zero: bool = False) -> float:
     raw = env.get(name) or _DEFAULTS[name]
     try:
         value = kind(raw)
     except ValueError:
         raise ConfigurationError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name}={raw!r} must be positive")
+    if value < 0 or value == 0 and not zero:
+        raise ConfigurationError(f"{name}={raw!r} must be {'zero or ' if zero else ''}positive")
     return value
 
 
@@ -152,6 +154,7 @@ class Settings:
     image_max_bytes: int = 50 * 1024 * 1024
     image_max_pixels: int = 50_000_000
     image_fetch_timeout: float = 20.0
+    image_cache_bytes: int = 256 * 1024 * 1024
     dashboard_max_files: int = 50
     image_fetch_allow: tuple[str, ...] = ()
     input_containers: tuple[str, ...] = ("inputimages",)
@@ -197,6 +200,7 @@ class Settings:
             image_max_bytes=int(_number(env, "IMAGE_MAX_BYTES", int)),
             image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
             image_fetch_timeout=_number(env, "IMAGE_FETCH_TIMEOUT", float),
+            image_cache_bytes=int(_number(env, "IMAGE_CACHE_BYTES", int, zero=True)),
             dashboard_max_files=int(_number(env, "DASHBOARD_MAX_FILES", int)),
             image_fetch_allow=_names(get("IMAGE_FETCH_ALLOW")),
             input_containers=_names(get("INPUT_CONTAINERS")),

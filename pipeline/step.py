@@ -12,10 +12,12 @@ sent on again, because the first copy may never have left (a crash between merge
 One job, one definition: the first step claims the entity with the job's fingerprint, and a
 message naming the same batch and id with another definition is refused without writing into
 that entity. The first failure to get the image is recorded once (``image_error``); later image
-steps of the job fail at once with that reason instead of fetching again.
+steps of the job fail at once with that reason instead of fetching again. An image fetched from
+outside is fetched once per job (its working copy, ``working_copy``) and decoded once per worker
+process while its job's steps follow each other there (``pipeline.job_images``).
 
-Each step also records how long its parts took (``<classifier>_timings``, see ``pipeline.timings``),
-in one more merge after the job has moved on, so the numbers include the record and the send.
+Each step also records how long its parts took (``<classifier>_timings``, see ``pipeline.timings``)
+in its own merge.
 """
 
 from __future__ import annotations
@@ -36,13 +38,16 @@ from pipeline.errors import (
     MissingDependencyError,
     RetryableError,
 )
+from pipeline.image_cache import DecodedImages
 from pipeline.images import Image, ImageFetcher
 from pipeline.job import Job, identify, parse_job
+from pipeline.job_images import JobImages
 from pipeline.linked import LinkedContent, fits_queue, fits_table_property, is_link
 from pipeline.logs import FINGERPRINT, IMAGE_ERROR, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
 from pipeline.timings import TIMINGS_SUFFIX, StepTimer
 from pipeline.untrusted import one_line
+from pipeline.working_copy import WorkingCopies
 
 __all__ = ["Outcome", "StepRunner", "describe_exception"]
 
@@ -90,18 +95,24 @@ class StepRunner:
         services: Services,
         max_dequeue_count: int,
         fetcher: ImageFetcher | None = None,
+        images: JobImages | None = None,
         log: PipelineLog | None = None,
         linked: LinkedContent | None = None,
         served_queues: Container[str] = frozenset(),
     ) -> None:
         """``served_queues``: queues this app serves besides the classifiers of dependencies.json and
         ``EXTERNAL_QUEUES`` (each ``classifier_blueprint`` adds its own); a pipeline naming any other
-        queue is rejected."""
+        queue is rejected. ``images`` defaults to the ``fetcher``, the working copies of the storage
+        account and a cache of decoded images of this runner's own, of ``IMAGE_CACHE_BYTES``."""
         settings = services.settings
         self.services = services
         self._storage = services.storage
         self._max_dequeue_count = max_dequeue_count
         self._fetcher = fetcher or ImageFetcher.from_settings(settings, services.storage)
+        self._images = images or JobImages(
+            fetcher=self._fetcher,
+            copies=WorkingCopies(storage=services.storage, max_bytes=settings.image_max_bytes),
+            cache=DecodedImages(max_bytes=settings.image_cache_bytes))
         self._log = log or PipelineLog(services.storage.table(PIPELINELOGS))
         self._linked = linked or LinkedContent(services.storage)
         self._queues = {*services.dependencies.classifiers, *settings.external_queues}
@@ -166,6 +177,7 @@ class StepRunner:
                 f"{classifier.name}_exception": describe_exception(e)
                 + ("" if final else f" (attempt {dequeue_count} of {self._max_dequeue_count}, will retry)"),
                 f"{classifier.name}{TIMINGS_SUFFIX}": timer.to_json(),
+                **extra,
             })
             raise
         except Exception as e:  # a classifier's failure is recorded and the job moves on
@@ -179,7 +191,7 @@ class StepRunner:
 
     def _image(self, job: Job, classifier: Classifier, entity: Mapping[str, Any],
                extra: dict[str, Any], timer: StepTimer) -> Image | None:
-        """The decoded image for a classifier that needs it; the first failure is kept in ``extra``."""
+        """The image for a classifier that needs it; a new working copy or the first failure is kept in ``extra``."""
         if not classifier.needs_image:
             return None
         earlier = entity.get(IMAGE_ERROR)
@@ -187,7 +199,7 @@ class StepRunner:
             raise ImageUnavailableError(f"an earlier step could not get the image, not fetched again: {earlier}")
         try:
             with timer.phase("fetch_ms"):
-                return self._fetcher.fetch(job.image_url, batch_id=job.batch_id)
+                return self._images.get(job, entity, extra)
         except ImageError as e:
             extra[IMAGE_ERROR] = describe_exception(e)
             raise
@@ -195,8 +207,14 @@ class StepRunner:
     def _classify(self, job: Job, classifier: Classifier, image: Image | None, timer: StepTimer) -> dict[str, Any]:
         expanded = job.with_outputs(self._linked.expand_outputs(job.job_output, batch_id=job.batch_id,
                                                                 job_id=job.id))
-        with timer.phase("model_ms"):
-            output = classifier(expanded, image)
+        decoded_before = image.decode_ms if image is not None else 0.0
+        try:
+            with timer.phase("model_ms"):
+                output = classifier(expanded, image)
+        finally:
+            if image is not None:
+                timer.add("decode_ms", image.decode_ms - decoded_before)
+                self._images.keep(job, image)
         if not isinstance(output, dict):
             raise TypeError(f"{classifier.name} returned {type(output).__name__}, not a dict")
         return output

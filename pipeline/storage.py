@@ -155,11 +155,11 @@ class Storage:
         path = self.blob_path(url)
         if path is None:
             return None
-        blob = self._blobs_svc.get_blob_client(*path)
-        size = blob.get_blob_properties().size
-        if size > max_bytes:
-            raise ValueError(f"blob {one_line(url)} is {size} bytes; the limit is {max_bytes}")
-        return blob.download_blob().readall()
+        # One request for most blobs: the first GET brings the size and up to 32 MiB, the rest only if allowed.
+        download = self._blobs_svc.get_blob_client(*path).download_blob()
+        if download.size > max_bytes:
+            raise ValueError(f"blob {one_line(url)} is {download.size} bytes; the limit is {max_bytes}")
+        return download.readall()
 
     def upload_blob(self, container: str, name: str, data: bytes, *, content_type: str) -> str:
         """Write a blob (overwriting) and return its URL."""

@@ -1,9 +1,11 @@
 """How long each part of a step took, recorded as ``<classifier>_timings`` in the job's entity.
 
-``fetch_ms`` the image fetch and decode by the fetcher (absent for steps without an image),
-``model_ms`` the classifier call, ``total_ms`` the step from the message's arrival to the merge of its
-result, which carries these timings (so the merge and the send are not in them: measuring those would
-cost a second table transaction per step; ``bench/pipeline_overhead.py`` measures them). Wall-clock ms.
+``fetch_ms`` getting the image: from the process's cache, the job's working copy or its URL, with the
+check that it decodes (absent for steps without an image); ``model_ms`` the classifier call, and within
+it ``decode_ms``, the pixels it decoded on first use (full resolution or scaled copies; absent when
+none); ``total_ms`` the step from the message's arrival to the merge of its result, which carries
+these timings (so the merge and the send are not in them: measuring those would cost a second table
+transaction per step; ``bench/pipeline_overhead.py`` measures them). Wall-clock ms.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 __all__ = ["PHASES", "TIMINGS_SUFFIX", "StepTimer", "step_timings"]
 
 TIMINGS_SUFFIX = "_timings"
-PHASES = ("fetch_ms", "model_ms", "total_ms")
+PHASES = ("fetch_ms", "decode_ms", "model_ms", "total_ms")
 
 
 class StepTimer:
@@ -34,6 +36,11 @@ class StepTimer:
             yield
         finally:
             self._phases[name] = self._phases.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+    def add(self, name: str, ms: float) -> None:
+        """Add time measured elsewhere (positive only) under a name."""
+        if ms > 0:
+            self._phases[name] = self._phases.get(name, 0.0) + ms
 
     def to_json(self) -> str:
         """The phases so far and ``total_ms`` up to now, rounded to 0.1 ms."""

@@ -115,6 +115,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     IMAGE_MAX_BYTES: string(imageMaxBytes)
     IMAGE_MAX_PIXELS: string(imageMaxPixels)
     IMAGE_FETCH_TIMEOUT: string(imageFetchTimeoutSeconds)
+    // Per worker process: decoded images of recent jobs, for the next steps of a job on that instance.
+    IMAGE_CACHE_BYTES: '268435456'
     DASHBOARD_MAX_FILES: string(dashboardMaxFiles)
     // Image URLs reach only global addresses; list internal hosts or ranges here to open them.
     IMAGE_FETCH_ALLOW: ''

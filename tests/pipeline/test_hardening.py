@@ -130,12 +130,17 @@ def test_a_message_with_another_definition_never_touches_the_job_it_names(
 
 
 class CountingFetcher:
+    """An ``ImageFetcher`` that counts the reads of image URLs."""
+
     def __init__(self, inner: Any) -> None:
         self.inner, self.calls = inner, 0
 
-    def fetch(self, url: str, **options: Any) -> Image:
+    def read(self, url: str, **options: Any) -> bytes:
         self.calls += 1
-        return self.inner.fetch(url, **options)  # type: ignore[no-any-return]
+        return self.inner.read(url, **options)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 @pytest.mark.parametrize("kind", ["missing", "not an image"])
@@ -167,7 +172,7 @@ def test_an_image_that_failed_once_is_not_fetched_again(
             f"ImageUnavailableError: an earlier step could not get the image, not fetched again: {reason}")
 
 
-def test_a_good_image_is_still_fetched_by_every_step(services: Services, unique: str, tmp_path: Path) -> None:
+def test_a_good_image_serves_every_step(services: Services, unique: str, tmp_path: Path) -> None:
     (tmp_path / "ok.png").write_bytes(png(30, 20))
     runner = StepRunner(services=services, max_dequeue_count=2, served_queues=QueuesOf(unique))
     names = [f"s1{unique}", f"s2{unique}"]
