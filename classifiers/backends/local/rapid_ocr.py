@@ -146,8 +146,9 @@ class RapidTextReader:
 
     def _oriented(self, engine: Any, pil: PIL.Image.Image) -> tuple[str, PIL.Image.Image, _Reading]:
         """The orientation whose upright copy reads best, that copy, and its reading."""
-        found = self._detect(engine, _bgr(pil))
-        first = _recognize(engine, _bgr(pil), found, self._min_score)
+        bgr = _bgr(pil)  # a full-size copy: made once for detection and recognition
+        found = self._detect(engine, bgr)
+        first = _recognize(engine, bgr, found, self._min_score)
         if not _worth_turning(first):
             return "Up", pil, first
         if _vertical(first):
