@@ -90,7 +90,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_FACES_PER_IMAGE", "100", "most faces facedetection keeps and facecrop, faceprint and facematch "
             "handle per image; the output records faces_capped when the cap applies"),
     Setting("MAX_PIPELINE_STEPS", "50", "longest processing_pipeline a job may have; longer ones are rejected"),
-    Setting("MODEL_THREADS", "2", "threads each local model (onnxruntime) may use for one image; the host runs "
+    Setting("MODEL_THREADS", "1", "threads each local model (onnxruntime) may use for one image; the host runs "
             "several messages at once besides (host.json batchSize), see the README's host.json table"),
     Setting("EXTERNAL_QUEUES", "", "comma-separated queues served by other apps that a processing_pipeline "
             "may name besides the classifiers of dependencies.json"),
@@ -161,7 +161,7 @@ class Settings:
     allow_local_paths: bool = False
     max_faces_per_image: int = 100
     max_pipeline_steps: int = 50
-    model_threads: int = 2
+    model_threads: int = 1
     external_queues: tuple[str, ...] = ()
     data_dir: Path = Path(".imaginem")
 

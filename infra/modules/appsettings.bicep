@@ -124,8 +124,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     INPUT_CONTAINERS: 'inputimages'
     MAX_FACES_PER_IMAGE: '100'
     MAX_PIPELINE_STEPS: '50'
-    // onnxruntime threads per model and image; host.json batchSize runs several images at once besides.
-    MODEL_THREADS: '2'
+    // onnxruntime threads per model and image; host.json batchSize runs several images at once besides
+    // (measured in bench/throughput.py: two images at once, one thread each, beat every wider mix on 2 cores).
+    MODEL_THREADS: '1'
+    // The Python worker runs at most this many invocations at once, as the local host does (host.json batchSize).
+    PYTHON_THREADPOOL_THREAD_COUNT: '2'
     EXTERNAL_QUEUES: ''
   }
 }
