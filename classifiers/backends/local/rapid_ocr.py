@@ -127,6 +127,8 @@ class RapidTextReader:
                 # of turned copies on the same boxes): it needs both models now, not at RapidOCR's first call.
                 engine._load_det_model()
                 engine._load_rec_model()
+                # py3langid takes ~2 s to unpack: with the models, not in the middle of the first page read.
+                self._languages.load()
                 self._engine = engine
                 _log.info("loaded RapidOCR (%s) with %d threads", ", ".join(p.name for p in models.values()),
                           self._threads)
