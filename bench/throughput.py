@@ -50,7 +50,7 @@ from pipeline.timings import step_timings
 
 SIZES = {"512": (512, 384), "3mp": (2048, 1536), "12mp": (4000, 3000)}
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "page")
-BREAKDOWN = ("fetch_ms", "model_ms", "total_ms")
+BREAKDOWN = ("fetch_ms", "decode_ms", "model_ms", "total_ms")
 
 
 def photos(size: tuple[int, int]) -> list[bytes]:
@@ -127,9 +127,10 @@ def _models_worker(commands: Any, results: Any, barrier: Any) -> None:
             job(images[warm_url], f"warm-{uuid.uuid4().hex[:8]}", batch, {})
         spent: dict[str, list[float]] = {}
         barrier.wait()
+        cpu = time.process_time()
         for index, url in enumerate(urls):
             job(images[url], f"m-{uuid.uuid4().hex[:8]}-{index}", batch, spent)
-        results.put(spent)
+        results.put((spent, time.process_time() - cpu))
         del images
 
 
@@ -148,18 +149,22 @@ class ModelsOnly:
             process.start()
 
     def run(self, batch: str, urls: Sequence[str], data: Sequence[bytes], warm: list[tuple[str, bytes]]
-            ) -> tuple[float, dict[str, list[float]]]:
-        """Photos/s over every worker together, and each classifier's call times (ms)."""
+            ) -> tuple[float, dict[str, list[float]], float]:
+        """Photos/s over every worker together, each classifier's call times (ms) and the CPU seconds of the
+        timed loops."""
         shares = [list(range(i, len(urls), len(self._commands))) for i in range(len(self._commands))]
         for queue, share in zip(self._commands, shares, strict=True):
             queue.put((batch, [urls[i] for i in share], [data[i] for i in share], warm))
         self._barrier.wait(timeout=1800)
         start = time.perf_counter()
         spent: dict[str, list[float]] = {}
+        cpu = 0.0
         for _ in self._commands:
-            for name, times in self._results.get(timeout=1800).items():
+            times_of, seconds = self._results.get(timeout=1800)
+            cpu += seconds
+            for name, times in times_of.items():
                 spent.setdefault(name, []).extend(times)
-        return len(urls) / (time.perf_counter() - start), spent
+        return len(urls) / (time.perf_counter() - start), spent, cpu
 
     def stop(self) -> None:
         for queue in self._commands:
@@ -202,6 +207,22 @@ def run_jobs(submitter: Submitter, log: PipelineLog, table: Any, batch: str, url
         time.sleep(0.2)
 
 
+def cpu_seconds(pids: Sequence[int | None]) -> float:
+    """User + system CPU seconds used so far by these processes (their own threads, not children)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        if pid is None:
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / ticks
+
+
 def _median(values: Sequence[float]) -> str:
     return f"{statistics.median(values):.0f}" if values else "—"
 
@@ -235,7 +256,8 @@ def main() -> None:
                      http_port=None, threads=args.in_flight)
     thread = threading.Thread(target=host.serve, name="throughput-host", daemon=True)
     models: ModelsOnly | None = None
-    rows: list[tuple[str, float, float, dict[str, dict[str, list[float]]], dict[str, list[float]], int]] = []
+    rows: list[tuple[str, float, float, dict[str, dict[str, list[float]]], dict[str, list[float]], int,
+                     dict[str, float]]] = []
     load = os.getloadavg()
     started = time.perf_counter()
     try:
@@ -258,7 +280,11 @@ def main() -> None:
             # page has text); one job per size after that.
             warmups = [warm[i % 2][0] for i in range(2 * args.workers)] if number == 0 else [warm[0][0]]
             run_jobs(submitter, log, table, warm_batch, warmups, pipeline)
+            workers = host.supervisor.pids() if host.supervisor is not None else []
+            groups = {"workers": workers, "emulator": [emulator.process.pid], "bench": [os.getpid()]}
+            before = {name: cpu_seconds(pids) for name, pids in groups.items()}
             seconds, entities = run_jobs(submitter, log, table, batch, urls, pipeline)
+            cpu = {name: (cpu_seconds(pids) - before[name]) / args.jobs for name, pids in groups.items()}
             failed = sum(1 for e in entities if job_progress(e).exceptions)
             per_step: dict[str, dict[str, list[float]]] = {"all steps (per photo)": {}}
             for entity in entities:
@@ -269,8 +295,9 @@ def main() -> None:
                 for phase in BREAKDOWN:
                     per_step["all steps (per photo)"].setdefault(phase, []).append(
                         sum(t.get(phase, 0.0) for t in steps.values()))
-            alone_rate, alone = models.run(f"models-{tag}-{size}", urls, data, warm)
-            rows.append((size, args.jobs / seconds, alone_rate, per_step, alone, failed))
+            alone_rate, alone, alone_cpu = models.run(f"models-{tag}-{size}", urls, data, warm)
+            cpu["models-only"] = alone_cpu / args.jobs
+            rows.append((size, args.jobs / seconds, alone_rate, per_step, alone, failed, cpu))
     finally:
         if models is not None:
             models.stop()
@@ -285,9 +312,9 @@ def main() -> None:
                         f"{os.cpu_count()} cores, load average before {load[0]:.2f} (took "
                         f"{time.perf_counter() - started:.0f} s)", min_width=120)
     for column in ("size", "step", "photos/s pipeline", "photos/s models-only", "ratio",
-                   "fetch ms", "model ms", "total ms", "model ms alone"):
+                   "fetch ms", "decode ms", "model ms", "total ms", "model ms alone"):
         table.add_column(column, justify="left" if column in ("size", "step") else "right")
-    for size, rate, alone_rate, per_step, alone, failed in rows:
+    for size, rate, alone_rate, per_step, alone, failed, _ in rows:
         w, h = SIZES[size]
         label = f"{size} ({w}×{h})" + (f", {failed} job(s) with exceptions" if failed else "")
         everything = per_step["all steps (per photo)"]
@@ -299,8 +326,22 @@ def main() -> None:
             table.add_row("", name, "", "", "", *(_median(measured.get(p, [])) for p in BREAKDOWN),
                           _median(alone.get(name, [])), end_section=name == pipeline[-1])
     Console(width=160).print(table)
+    cpu_table = Table(title="CPU seconds per photo (user + system, /proc): where the pipeline's cores went beside "
+                            "the models alone", min_width=120)
+    for column in ("size", "host workers", "emulator", "bench (sends, watches)", "pipeline total",
+                   "models-only workers", "cores busy: pipeline", "cores busy: models-only"):
+        cpu_table.add_column(column, justify="left" if column == "size" else "right")
+    for size, rate, alone_rate, _, _, _, cpu in rows:
+        total = cpu["workers"] + cpu["emulator"] + cpu["bench"]
+        cpu_table.add_row(size, f"{cpu['workers']:.3f}", f"{cpu['emulator']:.3f}", f"{cpu['bench']:.3f}",
+                          f"{total:.3f}", f"{cpu['models-only']:.3f}", f"{total * rate:.2f}",
+                          f"{cpu['models-only'] * alone_rate:.2f}")
+    Console(width=160).print(cpu_table)
     print("Per-step columns: medians of each step's <classifier>_timings in pipelinelogs; fetch includes the "
-          "decode; 'model ms alone' is the same classifier called in the models-only loop.")
+          "validating decode, decode is the pixels decoded on first use inside model ms (the models-only loop "
+          "decodes in full before its clock); 'model ms alone' is the same classifier called in the models-only "
+          "loop. CPU: /proc of the host's worker processes and the emulator while the batch ran, and the "
+          "models-only processes' own CPU time over their timed loops; cores busy = CPU s per photo x photos/s.")
 
 
 if __name__ == "__main__":

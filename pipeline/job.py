@@ -25,6 +25,7 @@ from typing import Any
 from pipeline.errors import ConfigurationError, JobFormatError
 
 __all__ = [
+    "next_queue_named",
     "DEFAULT_BATCH_ID",
     "DEFAULT_MAX_PIPELINE_STEPS",
     "MAX_NESTING",
@@ -323,5 +324,23 @@ def identify(body: bytes | str) -> Identity | None:
         step = step if isinstance(step, int) and not isinstance(step, bool) and 0 <= step < 10_000 else 0
         fields = {**definition, "id": job_id, "batch_id": batch_id}
         return Identity(batch_id=batch_id, job_id=job_id, step=step, fingerprint=_fingerprint(fields))
+    except (JobFormatError, ValueError, RecursionError, TypeError):
+        return None
+
+
+def next_queue_named(body: bytes | str) -> str | None:
+    """The queue a message's job goes to after this step (``processing_pipeline[processing_step + 1]``),
+    read leniently; None for a last step or a message that names none. A hint for the host's polling,
+    not a parse: the step itself decides where the job goes."""
+    try:
+        message, _ = json.JSONDecoder().raw_decode(_text(body).lstrip())
+        definition = message.get("job_definition") if isinstance(message, dict) else None
+        if not isinstance(definition, dict):
+            return None
+        pipeline, step = definition.get("processing_pipeline"), definition.get("processing_step", 0)
+        if not isinstance(pipeline, list) or not isinstance(step, int) or not 0 <= step < len(pipeline) - 1:
+            return None
+        queue = pipeline[step + 1]
+        return queue if isinstance(queue, str) else None
     except (JobFormatError, ValueError, RecursionError, TypeError):
         return None

@@ -2,8 +2,8 @@
 
 It imports a v2-model ``FunctionApp``, polls the queue of every queue trigger with the
 semantics of ``host.json`` (batch size, visibility timeout, maxDequeueCount then
-``<queue>-poison``, message encoding), polls again at once while there is work and backs
-off to ``maxPollingInterval`` when idle, serves the HTTP routes on 127.0.0.1:7071/api, and
+``<queue>-poison``, message encoding), polls a queue again at once while it has work and backs
+off to ``maxPollingInterval`` while it has none (``polling``), serves the HTTP routes on 127.0.0.1:7071/api, and
 runs several worker processes that compete for the same queues. On Ctrl-C a worker
 finishes the message in hand and makes the rest of its batch visible again: nothing is lost.
 Leases of messages in hand are renewed (``leases``), steps are bounded by ``functionTimeout``,
@@ -39,8 +39,10 @@ from pipeline.errors import ConfigurationError
 from pipeline.host.http import handler_for
 from pipeline.host.leases import Lease, Leases
 from pipeline.host.outage import Outage
+from pipeline.host.polling import PollSchedule
 from pipeline.host.supervisor import EXIT_CONFIG, EXIT_TIMED_OUT, Supervisor
 from pipeline.hostconfig import QueueConfig
+from pipeline.job import next_queue_named
 from pipeline.settings import Settings
 from pipeline.storage import Storage
 from pipeline.untrusted import one_line
@@ -51,7 +53,6 @@ _log = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS = 120
 """How long a stopping worker may take to finish the messages in hand."""
-_FIRST_BACKOFF = 0.05
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,10 @@ class _Worker:
 
     As in Functions, a queue is read again once its messages in flight drop to ``newBatchThreshold``,
     and up to ``threads`` messages (default ``batchSize``) run at the same time; a worker takes only as
-    many messages as it has free threads, so work it cannot start stays visible to the others. With
-    work in hand it looks again when a message finishes, else after the idle back-off. The leases of
-    the messages in hand are renewed while they run; a storage outage is ridden out with a back-off.
+    many messages as it has free threads, so work it cannot start stays visible to the others. Each
+    queue has its own poll back-off (``polling``); the queue a finished message's job went to next is
+    polled at once. The leases of the messages in hand are renewed while they run; a storage outage
+    is ridden out with a back-off.
     """
 
     def __init__(self, *, triggers: Sequence[QueueTrigger], storage: Storage, config: QueueConfig,
@@ -118,15 +120,15 @@ class _Worker:
         self._stop = stop
         self._threads = max(1, threads or config.batch_size)
         self._clients = {t.queue_name: storage.queue(t.queue_name) for t in self._triggers}
-        self._in_flight = {t.queue_name: 0 for t in self._triggers}
+        self._by_queue = {t.queue_name: t for t in self._triggers}
+        self._in_flight = dict.fromkeys(self._by_queue, 0)
         self._changed = threading.Condition()
-        self._start = 0
+        self._schedule = PollSchedule(self._by_queue, max_interval=config.max_polling_interval)
         self._after_timeout = on_timeout
         self._leases = Leases(lease_seconds=config.lease_seconds, function_timeout=config.function_timeout,
                               on_timeout=self._timed_out)
 
     def run(self) -> None:
-        backoff = 0.0
         outage = Outage(first=self._config.max_polling_interval, limit=self._config.outage_backoff_limit)
         renewing = threading.Event()
         renewer = threading.Thread(target=self._leases.run, args=(renewing,), name="imaginem-leases", daemon=True)
@@ -134,45 +136,49 @@ class _Worker:
         try:
             with ThreadPoolExecutor(self._threads, thread_name_prefix="imaginem-step") as pool:
                 while not self._stop.is_set():
-                    # Start after the queue that just finished a message: its job most likely went there next.
-                    order = self._triggers[self._start:] + self._triggers[:self._start]
+                    with self._changed:
+                        order = [q for q in self._schedule.due() if self._room(q) > 0]
                     try:
-                        received = sum(self._poll(t, pool) for t in order if not self._stop.is_set())
+                        received = sum(self._poll(self._by_queue[q], pool) for q in order if not self._stop.is_set())
                     except AzureError as e:  # storage down: the messages wait in their queues
                         self._stop.wait(outage.failed(e))
                         continue
                     outage.succeeded()
                     if received:
-                        backoff = 0.0
                         continue
-                    backoff = min(self._config.max_polling_interval, max(_FIRST_BACKOFF, backoff * 2))
                     with self._changed:
-                        if any(self._in_flight.values()):
-                            # Work in hand: look again as soon as a message finishes (its job went on to a
-                            # queue), else after the back-off; empty polls every few ms cost the storage
-                            # account and these cores as much as a classifier.
-                            if self._changed.wait(backoff):
-                                backoff = 0.0
-                            continue
-                    self._stop.wait(backoff)
+                        # Sleep until a queue with room is due, or a message finishes (a thread is free, and
+                        # the queue its job went to is nudged).
+                        roomy = [q for q in self._by_queue if self._room(q) > 0]
+                        pause = self._schedule.wait(roomy) if roomy else self._config.max_polling_interval
+                        if pause > 0 and not self._stop.is_set():
+                            self._changed.wait(pause)
             # Leaving the with-block waited for the messages in hand; unstarted ones released themselves.
         finally:
             renewing.set()
 
+    def _room(self, queue: str) -> int:
+        """How many messages of ``queue`` this worker could start now (call with ``_changed`` held).
+
+        Only what a free thread can start: a message taken while every thread is busy would wait here,
+        leased, while another worker sits idle."""
+        if self._in_flight[queue] > self._config.new_batch_threshold:
+            return 0
+        free = self._threads - sum(self._in_flight.values())
+        return min(self._config.batch_size - self._in_flight[queue], free)
+
     def _poll(self, trigger: QueueTrigger, pool: ThreadPoolExecutor) -> int:
         name = trigger.queue_name
         with self._changed:
-            # Only what a free thread can start: a message taken while every thread is busy would wait
-            # here, leased, while another worker sits idle.
-            free = self._threads - sum(self._in_flight.values())
-            room = min(self._config.batch_size - self._in_flight[name], free)
-            if self._in_flight[name] > self._config.new_batch_threshold or room <= 0:
-                return 0
+            room = self._room(name)
+        if room <= 0:
+            return 0
         # No SDK retries (about a minute of them): the poll loop backs off itself.
         messages = list(self._clients[name].receive_messages(
             max_messages=room, visibility_timeout=self._leases.lease_seconds, retry_total=0))
         with self._changed:
             self._in_flight[name] += len(messages)
+            self._schedule.polled(name, len(messages))
         for message in messages:
             lease = self._leases.hold(name, self._clients[name], message)
             pool.submit(self._task, trigger, lease)
@@ -180,6 +186,7 @@ class _Worker:
 
     def _task(self, trigger: QueueTrigger, lease: Lease) -> None:
         client, message = self._clients[trigger.queue_name], lease.message
+        sent_to: str | None = None
         try:
             if self._stop.is_set():
                 receipt = lease.end()
@@ -187,8 +194,8 @@ class _Worker:
                     client.update_message(message.id, receipt, visibility_timeout=0)
                     _log.info("%s: released unstarted message %s on shutdown", trigger.queue_name,
                               one_line(message.id))
-            else:
-                self._process(trigger, client, lease)
+            elif self._process(trigger, client, lease):
+                sent_to = next_queue_named(self._body(message.content))
         except Exception as e:  # storage trouble: the lease runs out and the message comes back
             _log.error("%s: could not settle message %s: %s: %s", trigger.queue_name, one_line(message.id),
                        type(e).__name__, one_line(e))
@@ -196,7 +203,8 @@ class _Worker:
             self._leases.drop(lease)
             with self._changed:
                 self._in_flight[trigger.queue_name] -= 1
-                self._start = (self._triggers.index(trigger) + 1) % len(self._triggers)
+                if sent_to is not None:
+                    self._schedule.nudge(sent_to)
                 self._changed.notify_all()
 
     def _body(self, content: Any) -> bytes:
@@ -205,7 +213,8 @@ class _Worker:
             return base64.b64decode(data)
         return data
 
-    def _process(self, trigger: QueueTrigger, client: QueueClient, lease: Lease) -> None:
+    def _process(self, trigger: QueueTrigger, client: QueueClient, lease: Lease) -> bool:
+        """Run the function on the message and settle it; whether it succeeded (and was deleted)."""
         message = lease.message
         msg = QueueMessage(id=message.id, body=self._body(message.content), dequeue_count=message.dequeue_count,
                            pop_receipt=message.pop_receipt, insertion_time=message.inserted_on,
@@ -218,15 +227,16 @@ class _Worker:
             if receipt is None:
                 _log.warning("%s: message %s failed after its lease ended; its outcome is ignored",
                              trigger.function_name, one_line(message.id))
-                return
+                return False
             self._fail(trigger.function_name, lease, receipt, f"{type(e).__name__}: {one_line(e)}")
-        else:
-            receipt = lease.end()
-            if receipt is None:
-                _log.warning("%s: message %s finished after its lease ended (functionTimeout or a lost lease)",
-                             trigger.function_name, one_line(message.id))
-                return
-            client.delete_message(message.id, receipt)
+            return False
+        receipt = lease.end()
+        if receipt is None:
+            _log.warning("%s: message %s finished after its lease ended (functionTimeout or a lost lease)",
+                         trigger.function_name, one_line(message.id))
+            return False
+        client.delete_message(message.id, receipt)
+        return True
 
     def _fail(self, function_name: str, lease: Lease, receipt: str, reason: str) -> None:
         message, client = lease.message, lease.client
@@ -264,7 +274,8 @@ class _Worker:
         self._after_timeout()
 
 
-def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, worker: int) -> None:
+def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, worker: int,
+                 threads: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker{worker} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)
     stop = threading.Event()
@@ -277,7 +288,7 @@ def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, wo
     except (ConfigurationError, ImportError) as e:
         _log.error("configuration error: %s", one_line(e))
         sys.exit(EXIT_CONFIG)
-    _Worker(triggers=queues, storage=storage, config=config, stop=stop,
+    _Worker(triggers=queues, storage=storage, config=config, stop=stop, threads=threads,
             on_timeout=lambda: os._exit(EXIT_TIMED_OUT)).run()
 
 
@@ -359,7 +370,7 @@ class LocalHost:
     def _start_worker(self, index: int) -> BaseProcess:
         process = multiprocessing.get_context("spawn").Process(
             target=_worker_main, name=f"imaginem-worker{index}",
-            args=(self._app, self._settings, self._config, index))
+            args=(self._app, self._settings, self._config, index, self._threads))
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # the worker inherits it
         try:
