@@ -139,6 +139,8 @@ class Image:
         self._pil: PIL.Image.Image | None = None
         self._rgb: np.ndarray | None = None
         self._copies: dict[int, tuple[PIL.Image.Image, float]] = {}
+        self._drafts: dict[int, PIL.Image.Image] = {}
+        """Reduced JPEG decodes by DCT scale (not upright), beyond the validating one."""
         self._lock = threading.RLock()
         self.decode_ms = 0.0
         """Wall-clock ms spent so far decoding pixels on first use (full resolution and scaled copies)."""
@@ -163,6 +165,7 @@ class Image:
                         with _decoding(self.url, len(self.data)):
                             raw.load()
                     self._pil = _upright_rgb(raw, self._orientation)
+                self._drafts.clear()  # copies come from the full image now
                 if self._decoded is not None and self._decoded.size == self._raw_size():
                     self._decoded = None  # the upright copy replaces the full frame
             return self._pil
@@ -213,6 +216,7 @@ class Image:
         """About how much memory the image holds: its bytes and every decoded copy of its pixels."""
         arrays = self._rgb.nbytes if self._rgb is not None else 0
         return (len(self.data) + arrays + _pixel_bytes(self._decoded) + _pixel_bytes(self._pil)
+                + sum(_pixel_bytes(draft) for draft in list(self._drafts.values()))
                 + sum(_pixel_bytes(copy) for copy, _ in list(self._copies.values())))
 
     def _raw_size(self) -> tuple[int, int]:
@@ -230,13 +234,18 @@ class Image:
             return self.pil
         w, h = size
         wanted = (h, w) if self._orientation in _SWAPS_SIDES else (w, h)
+        factor = _draft_factor(self._raw_size(), wanted)
         kept = self._decoded
+        if kept is None or kept.width < wanted[0] or kept.height < wanted[1]:
+            kept = self._drafts.get(factor)
         with self._timed():
-            if kept is None or kept.width < wanted[0] or kept.height < wanted[1]:
+            if kept is None:
                 kept = self._open()
                 with _decoding(self.url, len(self.data)):
                     kept.draft(None, wanted)
                     kept.load()
+                if factor > 1:  # kept for the next copy at this scale: 512 and 480 px of a 3 MP photo share one
+                    self._drafts[factor] = kept
             return _upright_rgb(kept, self._orientation)
 
     @contextmanager

@@ -80,6 +80,28 @@ def test_draft_copies_match_a_full_decode_then_resize(orientation: int) -> None:
     assert np.array_equal(image.rgb, np.asarray(full))  # the full decode is exactly the one it was
 
 
+def test_copies_at_one_dct_scale_share_one_reduced_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = photo((2048, 1536))
+    opened: list[int] = []
+    real_open = Image._open
+
+    def counted(self: Image) -> PIL.Image.Image:
+        opened.append(1)
+        return real_open(self)
+
+    monkeypatch.setattr(Image, "_open", counted)
+    image = decode_image(data, url="a.jpg")
+    copies = {side: np.asarray(image.scaled(side)[0]) for side in (512, 480, 256)}
+    # 512 and 480 px both need the 1/4 DCT scale: decoded once; 256 px comes from the validating 1/8 decode.
+    assert len(opened) == 1
+    for side, copy in copies.items():  # the same pixels as a fresh image's copy of that size alone
+        alone = decode_image(data, url="a.jpg").scaled(side)[0]
+        assert np.array_equal(copy, np.asarray(alone)), side
+    _ = image.pil  # once decoded in full, the reduced decode is let go: it holds the full image, the copies
+    copy_bytes = sum(4 * c.shape[0] * c.shape[1] for c in copies.values())  # and the validating 1/8 decode
+    assert image.decoded_bytes == len(data) + 4 * 2048 * 1536 + copy_bytes + 4 * 256 * 192
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP", "GIF"])
 def test_other_formats_are_decoded_in_full_once_and_scaled_from_it(fmt: str) -> None:
     buffer = io.BytesIO()
