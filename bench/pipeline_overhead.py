@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import threading
 import time
@@ -100,7 +101,9 @@ def run_host(services: Services, settings: Settings, jobs: int, single_runs: int
     latencies = []
     for run in range(single_runs):
         batch = f"single{tag}{run}"
-        time.sleep(config.max_polling_interval + 0.2)  # start from an idle host, as a user would
+        # Start from an idle host, as a user would, at no fixed point of its polling rhythm: the first step
+        # waits for its queue's next poll (up to maxPollingInterval, half of it on average).
+        time.sleep(config.max_polling_interval + 0.2 + random.uniform(0, config.max_polling_interval))
         start = time.perf_counter()
         first.send_message(message("job", batch, pipeline))
         last.acquire()
