@@ -223,6 +223,18 @@ def cpu_seconds(pids: Sequence[int | None]) -> float:
     return total / ticks
 
 
+def peak_rss_mib(pids: Sequence[int | None]) -> float:
+    """The largest peak resident memory (VmHWM) of these processes so far, MiB."""
+    peak = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                peak = max([peak, *(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))])
+        except (OSError, ValueError):
+            continue
+    return peak / 1024
+
+
 def _median(values: Sequence[float]) -> str:
     return f"{statistics.median(values):.0f}" if values else "—"
 
@@ -285,6 +297,7 @@ def main() -> None:
             before = {name: cpu_seconds(pids) for name, pids in groups.items()}
             seconds, entities = run_jobs(submitter, log, table, batch, urls, pipeline)
             cpu = {name: (cpu_seconds(pids) - before[name]) / args.jobs for name, pids in groups.items()}
+            cpu["peak MiB"] = peak_rss_mib(workers)
             failed = sum(1 for e in entities if job_progress(e).exceptions)
             per_step: dict[str, dict[str, list[float]]] = {"all steps (per photo)": {}}
             for entity in entities:
@@ -329,19 +342,21 @@ def main() -> None:
     cpu_table = Table(title="CPU seconds per photo (user + system, /proc): where the pipeline's cores went beside "
                             "the models alone", min_width=120)
     for column in ("size", "host workers", "emulator", "bench (sends, watches)", "pipeline total",
-                   "models-only workers", "cores busy: pipeline", "cores busy: models-only"):
+                   "models-only workers", "cores busy: pipeline", "cores busy: models-only",
+                   "worker peak RSS MiB"):
         cpu_table.add_column(column, justify="left" if column == "size" else "right")
     for size, rate, alone_rate, _, _, _, cpu in rows:
         total = cpu["workers"] + cpu["emulator"] + cpu["bench"]
         cpu_table.add_row(size, f"{cpu['workers']:.3f}", f"{cpu['emulator']:.3f}", f"{cpu['bench']:.3f}",
                           f"{total:.3f}", f"{cpu['models-only']:.3f}", f"{total * rate:.2f}",
-                          f"{cpu['models-only'] * alone_rate:.2f}")
+                          f"{cpu['models-only'] * alone_rate:.2f}", f"{cpu['peak MiB']:.0f}")
     Console(width=160).print(cpu_table)
     print("Per-step columns: medians of each step's <classifier>_timings in pipelinelogs; fetch includes the "
           "validating decode, decode is the pixels decoded on first use inside model ms (the models-only loop "
           "decodes in full before its clock); 'model ms alone' is the same classifier called in the models-only "
           "loop. CPU: /proc of the host's worker processes and the emulator while the batch ran, and the "
-          "models-only processes' own CPU time over their timed loops; cores busy = CPU s per photo x photos/s.")
+          "models-only processes' own CPU time over their timed loops; cores busy = CPU s per photo x photos/s; "
+          "peak RSS: the largest VmHWM of the host's workers so far.")
 
 
 if __name__ == "__main__":
