@@ -96,6 +96,12 @@ def triggers_of(app: func.FunctionApp) -> tuple[list[QueueTrigger], list[HttpRou
                                 for m in (getattr(binding, "methods", None) or ["GET", "POST"]))
                 route = str(getattr(binding, "route", None) or name)
                 routes.append(HttpRoute(name, route, methods, function.get_user_function()))
+    seen: dict[str, str] = {}
+    for trigger in queues:
+        other = seen.setdefault(trigger.queue_name, trigger.function_name)
+        if other != trigger.function_name:
+            raise ConfigurationError(f"functions {other!r} and {trigger.function_name!r} both trigger on queue "
+                                     f"{trigger.queue_name!r}; the local host runs one function per queue")
     return queues, routes
 
 

@@ -13,7 +13,8 @@ import azure.functions as func
 import pytest
 from azure.storage.queue import QueueClient
 
-from pipeline.host.localhost import LocalHost
+from pipeline.errors import ConfigurationError
+from pipeline.host.localhost import LocalHost, triggers_of
 from pipeline.hostconfig import QueueConfig
 from pipeline.services import Services
 from pipeline.settings import Settings
@@ -127,3 +128,18 @@ def test_worker_processes_run_as_many_messages_at_once_as_asked(
     finally:
         host.stop.set()
         thread.join(120)
+
+
+def test_two_functions_on_one_queue_are_refused_with_the_reason() -> None:
+    app = func.FunctionApp()
+
+    @app.function_name(name="first")
+    @app.queue_trigger(arg_name="msg", queue_name="shared", connection="AzureWebJobsStorage")
+    def first(msg: func.QueueMessage) -> None: ...
+
+    @app.function_name(name="second")
+    @app.queue_trigger(arg_name="msg", queue_name="shared", connection="AzureWebJobsStorage")
+    def second(msg: func.QueueMessage) -> None: ...
+
+    with pytest.raises(ConfigurationError, match="'first' and 'second' both trigger on queue 'shared'"):
+        triggers_of(app)

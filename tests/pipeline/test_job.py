@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pipeline.dependencies import Dependencies
 from pipeline.errors import JobFormatError
-from pipeline.job import DEFAULT_BATCH_ID, MAX_NESTING, identify, parse_job
+from pipeline.job import DEFAULT_BATCH_ID, MAX_NESTING, identify, next_queue_named, parse_job
 from tests.pipeline.helpers import job_message
 
 queue_names = st.from_regex(r"[a-z][a-z0-9]{2,20}", fullmatch=True)
@@ -183,3 +183,23 @@ def test_identify_reads_what_a_broken_message_names_or_nothing() -> None:
         assert named is not None and (named.batch_id, named.job_id) == ("b9", "job-1")
     for body in ("not json", "[]", json.dumps(job_message("..", ["ocr"])), '{"job_definition": {"id": 1.5}}'):
         assert identify(body) is None
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (json.dumps({"job_definition": {"processing_pipeline": ["a", "b", "c"], "processing_step": 1}}), "c"),
+    (base64.b64encode(json.dumps({"job_definition": {"processing_pipeline": ["a", "b"]}}).encode()), "b"),
+    (json.dumps({"job_definition": {"processing_pipeline": ["a", "b"], "processing_step": 1}}), None),  # the last
+    (json.dumps({"job_definition": {"processing_pipeline": ["a", 7], "processing_step": 0}}), None),
+    (json.dumps({"job_definition": {"processing_pipeline": "a,b", "processing_step": 0}}), None),
+    (json.dumps({"job_definition": {"processing_pipeline": ["a", "b"], "processing_step": -1}}), None),
+    (json.dumps({"job_definition": {"processing_pipeline": ["a", "b"], "processing_step": "0"}}), None),
+    (json.dumps({"job_definition": {"processing_pipeline": ["a", "b"], "processing_step": 10**30}}), None),
+    (json.dumps({"job_definition": []}), None),
+    (json.dumps([1, 2]), None),
+    ("[" * 100_000, None),
+    (b"\xff\xfe not text", None),
+    ("", None),
+    ("not json at all", None),
+])
+def test_the_next_queue_a_message_names_is_read_leniently(body: Any, expected: str | None) -> None:
+    assert next_queue_named(body) == expected
