@@ -1,4 +1,4 @@
-"""The local host's HTTP side: route templates matched the way Azure Functions matches them.
+"""The local host's HTTP side: route templates matched the way Azure Functions matches them, served by waitress.
 
 A function's ``route`` is an ASP.NET-style template under the ``api/`` prefix:
 
@@ -11,28 +11,38 @@ Where several templates match, the most specific wins (literal before constraine
 before catch-all, segment by segment), as in Functions. The function gets a ``func.HttpRequest``
 with ``route_params`` (percent-decoded) and ``params`` (the query string; a repeated key gives its
 values joined by commas, as the Functions host does). Bodies above 100 MiB get 413, as in Azure.
+
+HTTP itself (framing, chunked bodies, bad lengths, slow or stalled clients) is left to waitress, a
+proven pure-Python server: a request reaches a function only once its whole body has arrived. On
+top of it, only a ``Host`` the server is known by is answered (no DNS rebinding onto 127.0.0.1).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
+from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
+from waitress.server import create_server
 
-__all__ = ["MAX_BODY_BYTES", "ROUTE_PREFIX", "RouteTable", "RouteTemplate", "handler_for"]
+__all__ = ["MAX_BODY_BYTES", "READ_TIMEOUT", "ROUTE_PREFIX", "HttpServer", "RouteTable", "RouteTemplate",
+           "allowed_hosts", "wsgi_app"]
 
 _log = logging.getLogger(__name__)
 
 ROUTE_PREFIX = "api"
 MAX_BODY_BYTES = 100 * 1024 * 1024
 """The Functions host's request size limit (maxRequestLength, 100 MiB)."""
+READ_TIMEOUT = 30
+"""Seconds a connection may stay silent (stalled headers, a half-sent body, an idle keep-alive) before it is closed."""
 
 _JSON = {"Content-Type": "application/json"}
 _PARAMETER = re.compile(r"^\{(?P<star>\*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<kind>[a-z]+))?"
@@ -172,59 +182,132 @@ def request_for(method: str, url: str, headers: Mapping[str, str], body: bytes,
                             route_params=dict(route_params), body=body)
 
 
-def handler_for(routes: Sequence[Route]) -> type[BaseHTTPRequestHandler]:
-    """A request handler class serving ``routes`` under ``/api/``."""
+def allowed_hosts(bind: str, port: int) -> frozenset[str]:
+    """The ``Host`` values a server bound to ``bind``:``port`` answers: loopback names, and the bind address."""
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    if bind not in ("", "0.0.0.0", "::"):
+        names.add(f"[{bind}]" if ":" in bind else bind)
+    # A browser leaves the port out only when it is the scheme's default.
+    return frozenset({f"{name}:{port}" for name in names} | (names if port == 80 else set()))
+
+
+def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").title(): str(value) for key, value in environ.items()
+               if key.startswith("HTTP_")}
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+        if environ.get(key):
+            headers[name] = str(environ[key])
+    return headers
+
+
+_StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def wsgi_app(routes: Sequence[Route], *, hosts: Callable[[], Iterable[str]]) -> Callable[..., Iterable[bytes]]:
+    """A WSGI application serving ``routes`` under ``/api/`` to requests whose ``Host`` is in ``hosts()``."""
     table = RouteTable(routes)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def reply(start_response: _StartResponse, method: str, status: int, body: bytes,
+              headers: Mapping[str, str]) -> list[bytes]:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown"
+        pairs = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+        start_response(f"{status} {reason}", [*pairs, ("Content-Length", str(len(body)))])
+        return [b"" if method == "HEAD" else body]
 
-        def _serve(self) -> None:
-            url = urlsplit(self.path)
-            path = url.path.lstrip("/")
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self.close_connection = True
-                self._reply(413, b'{"error": "request body too large"}', _JSON)
-                return
-            body = self.rfile.read(length) if length else b""
-            head, _, rest = path.partition("/")
-            found = table.find(self.command, rest) if head.lower() == ROUTE_PREFIX else None
-            if found is None:
-                self._reply(404, b'{"error": "no such route"}', _JSON)
-                return
-            if found is False:
-                self._reply(405, b'{"error": "method not allowed"}', _JSON)
-                return
-            assert isinstance(found, tuple)
-            route, params = found
-            request = request_for(self.command, f"http://{self.headers.get('Host', '')}{self.path}",
-                                  dict(self.headers.items()), body, params)
-            try:
-                response = route.call(request)
-            except Exception:
-                _log.exception("%s failed", route.function_name)
-                self._reply(500, b'{"error": "internal error"}', _JSON)
-                return
-            headers = dict(response.headers)
-            if response.mimetype and not any(k.lower() == "content-type" for k in headers):
-                charset = f"; charset={response.charset}" if response.mimetype.startswith("text/") else ""
-                headers["Content-Type"] = response.mimetype + charset
-            self._reply(response.status_code, response.get_body() or b"", headers)
+    def app(environ: dict[str, Any], start_response: _StartResponse) -> list[bytes]:
+        method = str(environ["REQUEST_METHOD"])
+        host = str(environ.get("HTTP_HOST", "")).lower()
+        if not host:
+            return reply(start_response, method, 400, b'{"error": "a Host header is required"}', _JSON)
+        if host not in set(hosts()):
+            # Another name resolving to us (DNS rebinding): a browser on that site must not reach this API.
+            _log.warning("refused a request for Host %r", host[:100])
+            return reply(start_response, method, 421, b'{"error": "this server does not answer for that Host"}',
+                         _JSON)
+        target = str(environ.get("REQUEST_URI", ""))
+        if not target.startswith("/"):
+            return reply(start_response, method, 400, b'{"error": "request target must be a path"}', _JSON)
+        path = urlsplit(target).path.lstrip("/")
+        head, _, rest = path.partition("/")
+        found = table.find(method, rest) if head.lower() == ROUTE_PREFIX else None
+        if found is None:
+            return reply(start_response, method, 404, b'{"error": "no such route"}', _JSON)
+        if found is False:
+            return reply(start_response, method, 405, b'{"error": "method not allowed"}', _JSON)
+        assert isinstance(found, tuple)
+        route, params = found
+        # waitress has read the whole body (de-chunked, its length checked) before calling us.
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        request = request_for(method, f"http://{host}{target}", _headers(environ), body, params)
+        try:
+            response = route.call(request)
+        except Exception:
+            _log.exception("%s failed", route.function_name)
+            return reply(start_response, method, 500, b'{"error": "internal error"}', _JSON)
+        headers = dict(response.headers)
+        if response.mimetype and not any(k.lower() == "content-type" for k in headers):
+            charset = f"; charset={response.charset}" if response.mimetype.startswith("text/") else ""
+            headers["Content-Type"] = response.mimetype + charset
+        return reply(start_response, method, response.status_code, response.get_body() or b"", headers)
 
-        def _reply(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                if key.lower() != "content-length":
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+    return app
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:
-            _log.debug("http: " + format, *args)
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
-    return Handler
+
+class HttpServer:
+    """The routes served by waitress on ``host``:``port`` (0: any free port) until ``close``.
+
+    ``hosts`` adds ``Host`` values to answer besides the loopback names and the bind address (a
+    server bound beyond loopback, reached through a name). A connection silent for ``read_timeout``
+    seconds is closed; ``threads`` requests run at once, while waiting clients hold no thread.
+    """
+
+    def __init__(self, *, routes: Sequence[Route], host: str = "127.0.0.1", port: int = 0,
+                 hosts: Iterable[str] = (), read_timeout: int = READ_TIMEOUT, threads: int = 8) -> None:
+        if not _is_loopback(host) and not hosts:
+            _log.warning("HTTP served on %s: only requests for Host %s or a loopback name are answered", host, host)
+        extra = frozenset(h.lower() for h in hosts)
+        self._server: Any = create_server(
+            wsgi_app(routes, hosts=lambda: self.hosts), host=host, port=port, threads=threads,
+            channel_timeout=read_timeout, cleanup_interval=max(1, read_timeout // 4),
+            max_request_body_size=MAX_BODY_BYTES, asyncore_use_poll=True, ident="imaginem")
+        self.server_port = int(self._server.effective_port)
+        self.hosts = allowed_hosts(host, self.server_port) | extra
+        self._closed = threading.Event()
+        self._serving = threading.Event()
+
+    def serve_forever(self) -> None:
+        """Answer requests until ``close`` (call it from another thread)."""
+        self._serving.set()
+        try:
+            self._server.run()
+        except OSError:
+            if not self._closed.is_set():
+                raise
+
+    def close(self) -> None:
+        """Stop listening, drop every connection and wait for the requests in hand."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        server = self._server
+
+        def close_all() -> None:  # runs in the serving thread, the only one that may touch its sockets
+            for channel in list(server._map.values()):
+                channel.close()
+
+        if self._serving.is_set():
+            server.trigger.pull_trigger(close_all)
+        else:
+            close_all()
+        server.task_dispatcher.shutdown(timeout=5)

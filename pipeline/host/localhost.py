@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient
 
 from pipeline.errors import ConfigurationError
-from pipeline.host.http import handler_for
+from pipeline.host.http import HttpServer
 from pipeline.host.leases import Lease, Leases
 from pipeline.host.outage import Outage
 from pipeline.host.polling import PollSchedule
@@ -331,7 +330,7 @@ class LocalHost:
         self.stop = threading.Event()
         self.ready = threading.Event()
         """Set once every trigger queue exists and the HTTP routes listen."""
-        self.http_server: ThreadingHTTPServer | None = None
+        self.http_server: HttpServer | None = None
         self.supervisor: Supervisor | None = None
 
     def serve(self) -> None:
@@ -347,7 +346,7 @@ class LocalHost:
             storage.queue(trigger.queue_name)
         if self._http_port is not None and routes:
             try:
-                self.http_server = ThreadingHTTPServer(("127.0.0.1", self._http_port), handler_for(routes))
+                self.http_server = HttpServer(routes=routes, host="127.0.0.1", port=self._http_port)
             except OSError as e:
                 raise ConfigurationError(f"cannot serve HTTP on 127.0.0.1:{self._http_port}: {e.strerror} "
                                          "(another host running?); choose another port with --port") from None
@@ -369,8 +368,7 @@ class LocalHost:
                         threads=self._threads).run()
         finally:
             if self.http_server is not None:
-                self.http_server.shutdown()
-                self.http_server.server_close()
+                self.http_server.close()
         _log.info("stopped")
 
     def _start_worker(self, index: int) -> BaseProcess:
