@@ -6,7 +6,8 @@ Routes (all under ``/api``)::
     GET  uploads                       the upload limits and the classifiers
     POST uploads                       multipart form → a new batch (dashboard.upload)
     GET  batches                       recent batches (SQL)
-    GET  batches/{batch}               every job of a batch with its steps, live (pipelinelogs)
+    GET  batches/{batch}               every job of a batch with its steps, live (pipelinelogs); with
+                                       ?since=<cursor> only the jobs changed since (dashboard.batch_changes)
     GET  batches/{batch}/jobs/{job}    one job: the whole entity, each step, its faces
     GET  results                       finished jobs newest first; ?label=…&batch=…&offset=&limit=
     GET  labels                        labels with their counts, for the filter
@@ -26,9 +27,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 
+from dashboard.batch_changes import BatchChanges, parse_cursor
 from dashboard.cards import card, matched_image_urls
 from dashboard.images import ImageRoute
 from dashboard.jobs import batch_view, job_view
+from dashboard.keys import bad_blob_name, bad_key
 from dashboard.people import group_people
 from dashboard.responses import error, json_response
 from dashboard.static import static_file
@@ -40,7 +43,7 @@ from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
-from pipeline.sql.queries import MAX_LABELS, ResultsQueries
+from pipeline.sql.queries import MAX_FILTER_VALUES, MAX_LABELS, ResultsQueries
 
 __all__ = ["UPLOAD_HEADER", "DashboardContext", "dashboard_blueprint"]
 
@@ -58,6 +61,7 @@ class DashboardContext:
     queries: ResultsQueries
     outputs: OutputStore
     log: PipelineLog
+    changes: BatchChanges
     images: ImageRoute
     linked: LinkedContent
 
@@ -68,6 +72,7 @@ class DashboardContext:
         return cls(services=services, queries=ResultsQueries(database=database),
                    outputs=OutputStore(database=database),
                    log=PipelineLog(services.storage.table(PIPELINELOGS)),
+                   changes=BatchChanges(table=services.storage.table(PIPELINELOGS)),
                    images=ImageRoute(storage=services.storage,
                                      containers=(*settings.input_containers, settings.faces_container),
                                      max_bytes=settings.image_max_bytes),
@@ -94,8 +99,12 @@ def _results(context: DashboardContext, req: func.HttpRequest) -> dict[str, Any]
     query = _query(req)
     offset = _int(query, "offset", 0, 0, 1_000_000)
     limit = _int(query, "limit", _PAGE, 1, 100)
-    labels = [v for v in query.get("label", []) if v][:MAX_LABELS]
+    labels = list(dict.fromkeys(v for v in query.get("label", []) if v))
     batches = set(v for v in query.get("batch", []) if v)
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"{len(labels)} labels to filter by; at most {MAX_LABELS} at once")
+    if len(batches) > MAX_FILTER_VALUES:
+        raise ValueError(f"{len(batches)} batches to filter by; at most {MAX_FILTER_VALUES} at once")
     rows = context.queries.recent_jobs(offset=offset, limit=limit + 1, batch_ids=sorted(batches), labels=labels)
     page, more = rows[:limit], len(rows) > limit
     finished = context.outputs.outputs([(r.batch_id, r.id) for r in page])
@@ -171,11 +180,26 @@ def dashboard_blueprint(settings: Settings | None = None) -> func.Blueprint:
     @blueprint.route(route="batches/{batch}", methods=["GET"])
     def batch(req: func.HttpRequest) -> func.HttpResponse:
         batch_id = req.route_params["batch"]
-        return json_response(batch_view(batch_id, lazy.get().log.batch(batch_id)))
+        if (problem := bad_key("batch", batch_id)) is not None:
+            return error(400, problem)
+        since = (_query(req).get("since") or [""])[-1]
+        try:
+            changes = lazy.get().changes.read(batch_id, parse_cursor(since) if since else None)
+        except ValueError as e:
+            return error(400, str(e))
+        view = batch_view(batch_id, changes.entities)
+        if since:
+            # Only what changed: the page merges these jobs into those it has and counts itself.
+            return json_response({"batch_id": batch_id, "since": since, "jobs": view["jobs"],
+                                  "cursor": changes.cursor or since})
+        return json_response(view | {"cursor": changes.cursor})
 
     @blueprint.function_name("dashboard_job")
     @blueprint.route(route="batches/{batch}/jobs/{job}", methods=["GET"])
     def job(req: func.HttpRequest) -> func.HttpResponse:
+        for kind in ("batch", "job"):
+            if (problem := bad_key(kind, req.route_params[kind])) is not None:
+                return error(400, problem)
         context = lazy.get()
         entity = context.log.read(req.route_params["batch"], req.route_params["job"])
         if entity is None:
@@ -210,7 +234,10 @@ def dashboard_blueprint(settings: Settings | None = None) -> func.Blueprint:
     @blueprint.function_name("dashboard_images")
     @blueprint.route(route="images/{container}/{*blob}", methods=["GET"])
     def images(req: func.HttpRequest) -> func.HttpResponse:
-        return lazy.get().images.serve(req.route_params["container"], req.route_params.get("blob", ""))
+        blob = req.route_params.get("blob", "")
+        if (problem := bad_blob_name(blob)) is not None:
+            return error(400, problem)
+        return lazy.get().images.serve(req.route_params["container"], blob)
 
     return blueprint
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from email.message import Message
-from email.parser import BytesHeaderParser
+from email.parser import HeaderParser
+from email.utils import collapse_rfc2231_value
 
 import PIL.Image
 
@@ -47,9 +49,7 @@ def _field_value(headers: Message, parameter: str) -> str | None:
     value = headers.get_param(parameter, header="content-disposition")
     if value is None:
         return None
-    if isinstance(value, tuple):
-        return str(value[2])
-    return str(value)
+    return collapse_rfc2231_value(value)  # ``filename*=UTF-8''caf%C3%A9.png`` (RFC 7578 allows it) or plain
 
 
 def original_name(raw: str) -> str:
@@ -72,7 +72,8 @@ def parse_form(content_type: str, body: bytes) -> UploadForm:
         if not separator:
             raise UploadError(400, "a part of the form has no headers")
         data = data.removesuffix(b"\r\n")
-        headers = BytesHeaderParser().parsebytes(head + b"\r\n\r\n")
+        # Browsers send a file's name as raw UTF-8 in the part's header (WHATWG HTML), not RFC 2047.
+        headers = HeaderParser().parsestr(head.decode("utf-8", "replace") + "\r\n\r\n")
         name, filename = _field_value(headers, "name"), _field_value(headers, "filename")
         if name == "files" and filename is not None:
             if data or filename:
@@ -106,7 +107,8 @@ def _check_image(name: str, data: bytes, *, max_bytes: int, max_pixels: int) -> 
 
 
 def _blob_name(index: int, name: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:80] or "image"
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")  # café → cafe
+    slug = re.sub(r"[^A-Za-z0-9._]+", "-", folded).strip("-.")[:80] or "image"
     return f"{index:04d}-{slug}"
 
 

@@ -1,4 +1,7 @@
-"""HTTP functions: ``GET /api/dependencies`` (the graph) and ``POST /api/dependencies`` (a list → a pipeline)."""
+"""HTTP functions: ``GET /api/dependencies`` (the graph) and ``POST /api/dependencies`` (a list → a pipeline).
+
+Answers carry the same security headers as the dashboard's (``dashboard.responses``).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,10 @@ import json
 
 import azure.functions as func
 
+from dashboard.responses import json_response as _json
 from pipeline.dependencies import Dependencies, UnknownClassifierError
 
 __all__ = ["dependencies_blueprint"]
-
-
-def _json(value: object, status: int = 200) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(value), status_code=status, mimetype="application/json")
 
 
 def dependencies_blueprint(dependencies: Dependencies) -> func.Blueprint:
@@ -27,6 +27,8 @@ def dependencies_blueprint(dependencies: Dependencies) -> func.Blueprint:
             requested = json.loads(req.get_body() or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             return _json({"error": f"body is not JSON: {e}"}, 400)
+        except RecursionError:  # the json module recurses once per nesting level
+            return _json({"error": "body is nested too deeply to be a list of classifier names"}, 400)
         if not isinstance(requested, list) or not all(isinstance(n, str) for n in requested):
             return _json({"error": 'body must be a JSON list of classifier names, e.g. ["facematch"]'}, 400)
         try:

@@ -198,39 +198,54 @@ async function batchPage(batchId, token) {
   const status = el("p", { class: "muted" });
   show(el("h2", {}, "Batch ", el("span", { text: batchId })), counters, bar, status, table,
        el("p", {}, el("a", { href: `#/results?batch=${encodeURIComponent(batchId)}`, text: "Results of this batch" })));
+  // The first read has every job; later ones only the jobs changed since `cursor`, merged in here. The pause
+  // between polls doubles (1 s up to 8 s) while nothing changes, and is 1 s again once something does.
+  const jobs = new Map();
+  let cursor = null;
+  let pause = 1000;
   while (token === pageToken) {
     let view;
     try {
-      view = await getJSON(`/batches/${encodeURIComponent(batchId)}`);
+      const since = cursor ? `?since=${encodeURIComponent(cursor)}` : "";
+      view = await getJSON(`/batches/${encodeURIComponent(batchId)}${since}`);
     } catch (e) {
       status.replaceChildren(failure(e));
       await new Promise((r) => setTimeout(r, 2000));
       continue;
     }
     if (token !== pageToken) return;
-    counters.replaceChildren(...OUTCOMES.map((o) => el("div", { class: `counter outcome-${cssName(o)}`,
-                                                           "data-outcome": o },
-      el("b", { text: view.counts[o] }), o)));
-    const finished = view.total - view.counts["in progress"];
-    bar.max = Math.max(view.total, 1);
-    bar.value = finished;
-    status.textContent = view.done ? `done: ${view.total} job(s)` : `${finished} of ${view.total} job(s) done…`;
-    status.dataset.done = String(view.done);
-    const queues = [];
-    view.jobs.forEach((j) => j.steps.forEach((s) => { if (!queues.includes(s.queue)) queues.push(s.queue); }));
-    table.replaceChildren(el("table", { id: "jobs" },
-      el("thead", {}, el("tr", {}, el("th", { text: "job" }), el("th", { text: "outcome" }),
-                         queues.map((q) => el("th", { text: q })), el("th", { text: "failures" }))),
-      el("tbody", {}, view.jobs.map((j) => el("tr", { "data-job": j.id },
-        el("td", {}, el("a", { href: jobHref(batchId, j.id), text: j.id })),
-        el("td", { class: `outcome-${cssName(j.outcome)}`, text: j.outcome }),
-        queues.map((q) => {
-          const step = j.steps.find((s) => s.queue === q);
-          return el("td", { class: step ? `state-${step.state}` : "", text: step ? step.state : "" });
-        }),
-        el("td", {}, Object.entries(j.exceptions).map(([k, v]) => el("div", { class: "error", text: `${k}: ${v}` }))))))));
-    if (view.done) return;
-    await new Promise((r) => setTimeout(r, 1000));
+    const changed = view.jobs.filter((j) => JSON.stringify(j) !== JSON.stringify(jobs.get(j.id)));
+    changed.forEach((j) => jobs.set(j.id, j));
+    cursor = view.cursor || cursor;
+    pause = changed.length || !cursor ? 1000 : Math.min(pause * 2, 8000);
+    const all = [...jobs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const counts = Object.fromEntries(OUTCOMES.map((o) => [o, all.filter((j) => j.outcome === o).length]));
+    const done = all.length > 0 && counts["in progress"] === 0;
+    if (changed.length || !table.firstChild) {
+      counters.replaceChildren(...OUTCOMES.map((o) => el("div", { class: `counter outcome-${cssName(o)}`,
+                                                             "data-outcome": o },
+        el("b", { text: counts[o] }), o)));
+      const finished = all.length - counts["in progress"];
+      bar.max = Math.max(all.length, 1);
+      bar.value = finished;
+      status.textContent = done ? `done: ${all.length} job(s)` : `${finished} of ${all.length} job(s) done…`;
+      status.dataset.done = String(done);
+      const queues = [];
+      all.forEach((j) => j.steps.forEach((s) => { if (!queues.includes(s.queue)) queues.push(s.queue); }));
+      table.replaceChildren(el("table", { id: "jobs" },
+        el("thead", {}, el("tr", {}, el("th", { text: "job" }), el("th", { text: "outcome" }),
+                           queues.map((q) => el("th", { text: q })), el("th", { text: "failures" }))),
+        el("tbody", {}, all.map((j) => el("tr", { "data-job": j.id },
+          el("td", {}, el("a", { href: jobHref(batchId, j.id), text: j.id })),
+          el("td", { class: `outcome-${cssName(j.outcome)}`, text: j.outcome }),
+          queues.map((q) => {
+            const step = j.steps.find((s) => s.queue === q);
+            return el("td", { class: step ? `state-${step.state}` : "", text: step ? step.state : "" });
+          }),
+          el("td", {}, Object.entries(j.exceptions).map(([k, v]) => el("div", { class: "error", text: `${k}: ${v}` }))))))));
+    }
+    if (done) return;
+    await new Promise((r) => setTimeout(r, pause));
   }
 }
 

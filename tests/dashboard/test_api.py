@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 import azure.functions as func
 import PIL.Image
@@ -169,3 +170,101 @@ def test_people_are_the_connected_faces(services: Services) -> None:
     assert groups == [["a", "b", "c"], ["d"], ["e"]]
     assert people[0].jobs == [("b", "j1"), ("b", "j2"), ("b", "j3")] and people[0].id == "a"
     assert people[0].faces[0].crop_url == "crop-a"
+
+
+def test_a_non_ascii_file_name_is_kept_whole(api: tuple[str, Storage]) -> None:
+    base, storage = api
+    answer = _upload(base, [("café-写真.png", png())])
+    assert answer.status_code == 201, answer.text
+    batch = answer.json()
+    assert batch["jobs"] == ["0000-cafe-.png"]  # the job id stays ASCII; the name is kept as given
+    messages = [json.loads(m) for m in drain(storage, "ocr")]
+    assert [m["job_definition"]["input"]["image_parameters"]["original_name"] for m in messages
+            if m["job_definition"]["batch_id"] == batch["batch_id"]] == ["café-写真.png"]
+
+
+def test_a_form_names_its_file_in_utf8_or_in_rfc_2231_form() -> None:
+    from dashboard.upload import parse_form
+
+    body = ('--B\r\nContent-Disposition: form-data; name="files"; filename="café-写真.png"\r\n\r\nx\r\n'
+            "--B\r\nContent-Disposition: form-data; name=\"files\"; filename*=UTF-8''caf%C3%A9%20%E5%86%99.png\r\n"
+            "\r\ny\r\n--B--\r\n").encode()
+    form = parse_form("multipart/form-data; boundary=B", body)
+    assert [name for name, _ in form.files] == ["café-写真.png", "café 写.png"]
+
+
+def test_too_many_label_or_batch_filters_are_a_400_not_dropped(api: tuple[str, Storage]) -> None:
+    base, _ = api
+    many = "&".join(f"label=l{i}" for i in range(101))
+    answer = requests.get(f"{base}/results?{many}", timeout=10)
+    assert answer.status_code == 400 and "101 labels" in answer.json()["error"]
+    assert requests.get(f"{base}/results?{many.rsplit('&', 1)[0]}", timeout=10).status_code == 200
+    batches = "&".join(f"batch=b{i}" for i in range(101))
+    assert requests.get(f"{base}/results?{batches}", timeout=10).status_code == 400
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("batches/a%2Fb", "batch id never contains '/'"),
+    ("batches/a%23b", "batch id never contains"),
+    ("batches/a%2Fb/jobs/j", "batch id never contains"),
+    ("batches/b/jobs/a%2Fb", "job id never contains"),
+    ("batches/b/jobs/" + "j" * 2000, "at most 1024 characters"),
+    ("images/inputimages/" + "x" * 60_000, "at most 1024 characters"),
+    ("images/inputimages/" + "a/" * 300 + "x.png", "at most 254 segments"),
+])
+def test_an_id_or_blob_name_that_cannot_exist_is_a_400_with_the_rule(api: tuple[str, Storage], path: str,
+                                                                     message: str) -> None:
+    base, _ = api
+    answer = requests.get(f"{base}/{path}", timeout=10)
+    assert answer.status_code == 400 and message in answer.json()["error"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_dependencies_route_refuses_deep_nesting_with_the_security_headers(api: tuple[str, Storage]) -> None:
+    base, _ = api
+    answer = requests.post(f"{base}/dependencies", data=b"[" * 100_000, timeout=10)
+    assert answer.status_code == 400 and "nested too deeply" in answer.json()["error"]
+    for response in (answer, requests.get(f"{base}/dependencies", timeout=10),
+                     requests.post(f"{base}/dependencies", json=["facematch"], timeout=10)):
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert requests.post(f"{base}/dependencies", json=["facematch"], timeout=10).json() == [
+        "facedetection", "faceprint", "facematch"]
+
+
+def test_the_batch_page_can_poll_only_what_changed(api: tuple[str, Storage]) -> None:
+    base, storage = api
+    batch = _upload(base, [("a.png", png()), ("b.png", png())]).json()
+    url = f"{base}/batches/{batch['batch_id']}"
+    full = requests.get(url, timeout=10).json()
+    assert full["total"] == 2 and full["cursor"]
+    changed = requests.get(url, params={"since": full["cursor"]}, timeout=10).json()
+    # Within the overlap both jobs come again; the answer has no counts, the page counts what it holds.
+    assert {j["id"] for j in changed["jobs"]} == set(batch["jobs"]) and "counts" not in changed
+    assert changed["cursor"] >= full["cursor"]
+    for bad in ("yesterday", "2026-01-01T00:00:00"):
+        answer = requests.get(url, params={"since": bad}, timeout=10)
+        assert answer.status_code == 400 and "since=" in answer.json()["error"]
+    drain(storage, "ocr")
+
+
+def test_changes_since_a_cursor_are_only_the_jobs_merged_after_it(settings: Settings, unique: str) -> None:
+    import time
+
+    from dashboard.batch_changes import BatchChanges, parse_cursor
+
+    storage = Storage(settings.storage_connection_string)
+    log = PipelineLog(storage.table(PIPELINELOGS))
+    for job in ("j1", "j2", "j3"):
+        log.merge(unique, job, {"ocr": "step 0: processing"})
+    changes = BatchChanges(table=storage.table(PIPELINELOGS), overlap=timedelta(0))
+    first = changes.read(unique)
+    assert len(first.entities) == 3 and first.cursor is not None
+    time.sleep(0.05)
+    log.merge(unique, "j2", {"ocr": "step 0: success"})
+    later = changes.read(unique, parse_cursor(first.cursor))
+    # j3 was the newest at the cursor (``ge``: a write in the same tick is never missed); j1 is not sent again.
+    assert [e["RowKey"] for e in later.entities] in (["j2"], ["j2", "j3"]) and later.cursor is not None
+    assert later.cursor > first.cursor
+    assert changes.read(unique, parse_cursor(later.cursor)).entities[0]["ocr"] == "step 0: success"
+    assert BatchChanges(table=storage.table(PIPELINELOGS)).read(unique, parse_cursor(later.cursor)).cursor
