@@ -1,10 +1,11 @@
 """The jobs of a batch that changed since the page last asked, by ``pipelinelogs``' own ``Timestamp``.
 
-Every merge into a job's entity moves its ``Timestamp`` (set by the storage service, not by any
-clock of ours), so ``Timestamp ge <cursor>`` within the batch's partition is what changed since a
-poll that returned ``cursor``. The cursor is the newest ``Timestamp`` seen; each poll reaches back
-``OVERLAP`` before it, so a write committed just after a poll with a slightly older ``Timestamp``
-is still seen (a job sent twice costs nothing: the page keeps the newer copy).
+Every merge into a job's entity moves its ``Timestamp`` (set by the storage service), so
+``Timestamp ge <cursor>`` within the batch's partition is what changed since a poll that returned
+``cursor``. A write still in flight during a read may commit afterwards with a ``Timestamp`` a little
+older than the newest one that read saw, so the cursor handed out is the newest ``Timestamp`` seen or
+``OVERLAP`` before the read began, whichever is earlier: while jobs change, the last few seconds of
+changes come again (the page keeps the newer copy); once nothing changes, only the newest job does.
 """
 
 from __future__ import annotations
@@ -44,16 +45,21 @@ class BatchChanges:
         self._overlap = overlap
 
     def read(self, batch_id: str, since: datetime | None = None) -> Changes:
-        """Every job entity of the batch, or only those changed at or after ``since`` (less the overlap)."""
+        """Every job entity of the batch, or only those changed at or after ``since``."""
         parameters: dict[str, Any] = {"batch": batch_id}
         query = "PartitionKey eq @batch"
         if since is not None:
             query += " and Timestamp ge @since"
-            parameters["since"] = since - self._overlap
+            parameters["since"] = since
+        began = datetime.now(UTC)
         entities, newest = [], since
         for entity in self._table.query_entities(query, parameters=parameters):
             stamp = entity.metadata.get("timestamp")
             if isinstance(stamp, datetime) and (newest is None or stamp > newest):
                 newest = stamp
             entities.append(dict(entity))
-        return Changes(entities=entities, cursor=newest.astimezone(UTC).isoformat() if newest else None)
+        if newest is None:
+            return Changes(entities=entities, cursor=None)
+        # A clock of ours far ahead of storage's only makes this the newest Timestamp seen.
+        cursor = min(newest.astimezone(UTC), began - self._overlap)
+        return Changes(entities=entities, cursor=cursor.isoformat())
