@@ -250,6 +250,12 @@ param dashboardMaxFiles int = 50
 @description('Application (client) ID of the Entra ID app registration that signs users in to the dashboard (App Service Authentication). Empty: every HTTP route answers 401; the queue triggers still run.')
 param dashboardClientId string = ''
 
+@description('Comma-separated object IDs of the users or service principals allowed into the dashboard; with dashboardAllowedGroups empty too, any user of the tenant may sign in.')
+param dashboardAllowedPrincipals string = ''
+
+@description('Comma-separated object IDs of the Entra ID groups whose members are allowed into the dashboard (the app registration must emit group claims).')
+param dashboardAllowedGroups string = ''
+
 // ---------------------------------------------------------------------------------------------
 // Names and shared values
 // ---------------------------------------------------------------------------------------------
@@ -484,6 +490,8 @@ module dashboardAuth 'modules/dashboardauth.bicep' = {
   params: {
     appName: functionApp.outputs.name
     clientId: dashboardClientId
+    allowedPrincipals: empty(dashboardAllowedPrincipals) ? [] : split(dashboardAllowedPrincipals, ',')
+    allowedGroups: empty(dashboardAllowedGroups) ? [] : split(dashboardAllowedGroups, ',')
   }
 }
 

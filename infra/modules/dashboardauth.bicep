@@ -3,6 +3,7 @@
 // the page, its API and the image route then work with the session cookie, and no key ever
 // appears in a URL. Queue triggers are not HTTP requests, so the classifiers run as before.
 // Without an app registration (dashboardClientId empty) every HTTP request gets 401: closed by default.
+// With one, any user of the tenant signs in unless allowedPrincipals or allowedGroups say who may.
 
 param appName string
 
@@ -11,6 +12,26 @@ param clientId string
 
 @description('Tenant whose users may sign in.')
 param tenantId string = tenant().tenantId
+
+@description('Object IDs of the users and service principals allowed in (the token\'s oid claim); empty: no such check.')
+param allowedPrincipals array = []
+
+@description('Object IDs of the Entra ID groups whose members are allowed in (the token\'s groups claim: the app registration must emit group claims); empty: no such check.')
+param allowedGroups array = []
+
+var restricted = !empty(allowedPrincipals) || !empty(allowedGroups)
+var identities = empty(allowedPrincipals) ? {} : {
+  identities: allowedPrincipals
+}
+var groups = empty(allowedGroups) ? {} : {
+  groups: allowedGroups
+}
+// The built-in authorization policy: a signed-in user it does not allow gets 403.
+var authorization = restricted ? {
+  defaultAuthorizationPolicy: {
+    allowedPrincipals: union(identities, groups)
+  }
+} : {}
 
 resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: appName
@@ -47,12 +68,12 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
           clientId: clientId
           openIdIssuer: '${environment().authentication.loginEndpoint}${tenantId}/v2.0'
         }
-        validation: {
+        validation: union({
           allowedAudiences: empty(clientId) ? [] : [
             clientId
             'api://${clientId}'
           ]
-        }
+        }, authorization)
       }
     }
     login: {
@@ -64,3 +85,4 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
 }
 
 output enabled bool = !empty(clientId)
+output restricted bool = restricted
