@@ -89,6 +89,8 @@ async function unavailable(src) {
   try {
     const response = await fetch(src, { headers: { Accept: "image/*" } });
     if (response.status === 404) return "The image is gone from this storage account.";
+    if (response.status === 415) return "The file is there but is not an image.";
+    if (response.status === 413) return "The image is too large to show here.";
     if (!response.ok) return `The image could not be read (${response.status} ${response.statusText}).`;
   } catch {
     return "The image could not be read (the server did not answer).";
