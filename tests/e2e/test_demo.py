@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -48,12 +49,12 @@ def _check_the_summary_and_report(done: subprocess.CompletedProcess[str], report
     assert len(list(report.glob("*.png"))) == 6
 
 
-def _dashboard_api(azurite: Azurite, data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _dashboard_api(azurite: Azurite, data_dir: Path, log: Path, out: IO[str]) -> tuple[subprocess.Popen[bytes], str]:
     """`imaginem host` over the user's data folder, as the user would start it after the demo."""
     port = free_port()
     env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string, "IMAGINEM_DATA_DIR": str(data_dir)}
     host = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "host", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+                            stdout=out, stderr=subprocess.STDOUT)
     api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 120
     while True:
@@ -78,7 +79,12 @@ def test_the_demo_twice_prints_the_summary_and_leaves_the_users_dashboard_withou
         assert "went with it" in done.stderr  # no hint that leads to a dashboard of dead data
 
     assert not (data_dir / "imaginem.db").exists()  # the demo wrote nothing into the user's database
-    host, api = _dashboard_api(azurite, data_dir, tmp_path / "host.log")
+    with (tmp_path / "host.log").open("w") as out:
+        host, api = _dashboard_api(azurite, data_dir, tmp_path / "host.log", out)
+        _check_no_dead_card(host, api)
+
+
+def _check_no_dead_card(host: subprocess.Popen[bytes], api: str) -> None:
     try:
         results = requests.get(f"{api}/results", timeout=30).json()["results"]
         assert all(card["image"] for card in results), results  # a dead card has no image of ours
@@ -114,9 +120,10 @@ def test_a_demo_started_with_sigint_ignored_stops_on_sigterm_with_its_azurite(tm
     # As `imaginem demo &` from a script: SIGINT is ignored, and the child inherits that.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        demo = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "demo", "--report", str(tmp_path / "report")],
-                                cwd=ROOT, env=_demo_env(tmp_path / "data"), stdout=subprocess.DEVNULL,
-                                stderr=log.open("w"))
+        with log.open("w") as err:
+            demo = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "demo", "--report",
+                                     str(tmp_path / "report")], cwd=ROOT, env=_demo_env(tmp_path / "data"),
+                                    stdout=subprocess.DEVNULL, stderr=err)
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
