@@ -96,8 +96,18 @@ def start_azurite(
     out = subprocess.DEVNULL if quiet else None
     # Its own process group: a Ctrl-C to ours does not kill it under a host still writing; stop() ends it.
     process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
+    emulator = Azurite(process=process, blob_port=blob, queue_port=queue, table_port=table)
+    try:
+        _wait_until_listening(process, (blob, queue, table))
+    except BaseException:  # a timeout, or Ctrl-C/SIGTERM while it starts: it must not outlive us
+        emulator.stop()
+        raise
+    return emulator
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], ports: tuple[int, ...]) -> None:
     deadline = time.monotonic() + 30
-    for port in (blob, queue, table):
+    for port in ports:
         while True:
             if process.poll() is not None:
                 raise ConfigurationError(f"azurite exited with code {process.returncode}; are the ports free?")
@@ -106,8 +116,5 @@ def start_azurite(
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
                     raise ConfigurationError("azurite did not start within 30 s") from None
                 time.sleep(0.1)
-    return Azurite(process=process, blob_port=blob, queue_port=queue, table_port=table)

@@ -41,6 +41,8 @@ def _check_the_summary_and_report(done: subprocess.CompletedProcess[str], report
     assert "IMAGINEM PIPELINE" in rows["sign.png"]
     cells = [c.strip() for c in rows["astronaut-again.jpg"].split("│")]
     assert cells[4] == "1" and cells[5].startswith("0000-astronaut.jpg")  # one face, matched to the first
+    first = [c.strip() for c in rows["astronaut.jpg"].split("│")]
+    assert first[5].startswith("0005-astronaut-again.jpg") and first[5].endswith("(later)")  # shown both ways
     assert [c.strip() for c in rows["coffee.jpg"].split("│")][4] == "0"
     assert [c.strip() for c in rows["camera.png"].split("│")][4] == "1"  # the cameraman, turned behind his camera
 
