@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with _stopped_like_ctrl_c():
         if args.use_settings:
             return _run(args, settings)
-        with tempfile.TemporaryDirectory(prefix="imaginem-demo-") as data_dir:
+        with tempfile.TemporaryDirectory(prefix="imaginem-demo-", ignore_cleanup_errors=True) as data_dir:
             emulator = start_azurite()
             try:
                 # The hosted app reads its settings from the environment, as it would under `func start`.
