@@ -59,6 +59,7 @@ def _upload(page: Page, dashboard: Dashboard, files: list[Path], shots: Path | N
         expect(bad).to_have_count(1)
         expect(bad).to_contain_text(not_an_image.name)
         expect(page.locator("p.error")).to_contain_text(f"not images: {not_an_image.name}")
+        assert page.locator("img[src=z]").count() == 0
         bad.locator("button.remove").click()
         expect(page.locator(".previews figure")).to_have_count(1)
         expect(page.locator("p.error")).to_have_text("")
@@ -75,7 +76,7 @@ def _upload(page: Page, dashboard: Dashboard, files: list[Path], shots: Path | N
 
 def test_upload_watch_browse_filter_inspect_and_people(page: Page, dashboard: Dashboard, photos: dict[str, Path],
                                                        tmp_path: Path) -> None:
-    notes = tmp_path / "notes.jpg"
+    notes = tmp_path / "<img src=z onerror=alert(5)>.jpg"  # its name is shown as text, never as markup
     notes.write_text("a text file named like a photo")
     batch = _upload(page, dashboard, [photos["astronaut"], photos["coffee"], photos["chelsea"]], tmp_path,
                     not_an_image=notes)
