@@ -1,90 +1,33 @@
 #!/usr/bin/env bash
-# Set up everything Imaginem needs on Debian/Ubuntu with Python 3.11 and Node 20:
-# system packages (when run as root or with sudo), a virtualenv in .venv, the package, and Azurite.
+# Set up what the main job (`scripts/demo.sh`, `imaginem host`) needs on Debian/Ubuntu with Python 3.11 and Node 20:
+# system packages (when run as root or with sudo), a virtualenv in .venv with the project, and Azurite.
+# Test-only tools are in scripts/setup-tests.sh. Each part is skipped when what it installed is still current
+# (stamps in .venv/.stamps), so a second run takes a second or two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/setup-lib.sh
 
-APT_PACKAGES=(unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql fonts-dejavu-core chromium python3-venv)
-
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-python3.11 -c "import ensurepip, venv" 2>/dev/null || python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
-if ((${#missing[@]})); then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "== installing system packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# ODBC for the embedded SQLite database, DejaVu for the rendered sample sign.
+apt_install unixodbc libsqliteodbc fonts-dejavu-core python3-venv
 
 PYTHON=$(command -v python3.11 || command -v python3)
 if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
 fi
-echo "== installing Python packages"
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
-
-# checkov pins old packaging/pycep-parser versions that break pytest: it gets a virtualenv of its own.
-if [ ! -x .venv/checkov/bin/checkov ]; then
-  echo "== installing checkov into .venv/checkov"
-  "$PYTHON" -m venv .venv/checkov
-  .venv/checkov/bin/python -m pip install -q checkov==3.3.30
+# The dev extra brings scikit-image, whose pictures are the demo's samples (and pytest, ruff, mypy: small).
+PIP_STAMP=$(stamp_of pyproject.toml requirements.txt -- "$(.venv/bin/python -VV)" ".[dev]")
+if ! stamp_matches pip "$PIP_STAMP"; then
+  echo "== installing Python packages"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  stamp_write pip "$PIP_STAMP"
 fi
 
-# The Azure CLI, for the README's `az storage` commands and the test that runs them against Azurite;
-# it pins its own azure-* packages, so it too lives apart.
-if [ ! -x .venv/az/bin/az ]; then
-  echo "== installing the Azure CLI into .venv/az"
-  "$PYTHON" -m venv .venv/az
-  .venv/az/bin/python -m pip install -q azure-cli
+NPM_STAMP=$(stamp_of package.json package-lock.json -- "$(node --version)")
+if [ ! -x node_modules/.bin/azurite ] || ! stamp_matches npm "$NPM_STAMP"; then
+  echo "== installing Azurite (package-lock.json)"
+  npm ci --silent --no-audit --no-fund >/dev/null
+  stamp_write npm "$NPM_STAMP"
 fi
-# Linked into the project's venv, so `source .venv/bin/activate` puts `az` on the PATH (README).
-ln -sf ../az/bin/az .venv/bin/az
-
-# Python 3.13 with Azure's own Python worker (azure-functions-runtime) for tests/worker. The host's gRPC
-# messages (FunctionRpc_pb2) ship, generated, inside azure-functions-runtime-v1's wheel: unpacked to host-protos/.
-PY313=""
-for candidate in python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3; do
-  if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then PY313=$candidate; break; fi
-done
-if [ -n "$PY313" ] && [ ! -f .venv/py313/host-protos/functions_host_protos/FunctionRpc_pb2.py ]; then
-  echo "== creating .venv/py313 (Python 3.13, azure-functions-runtime) for the worker tests"
-  "$PY313" -m venv .venv/py313
-  .venv/py313/bin/python -m pip install -q -r requirements.txt azure-functions-runtime==1.3.0 grpcio pytest
-  rm -rf .venv/py313/wheels && .venv/py313/bin/python -m pip download -q --no-deps -d .venv/py313/wheels \
-    azure-functions-runtime-v1==1.2.0
-  .venv/py313/bin/python - <<'PY'
-import pathlib, zipfile
-wheel = next(pathlib.Path(".venv/py313/wheels").glob("azure_functions_runtime_v1-*.whl"))
-target = pathlib.Path(".venv/py313/host-protos/functions_host_protos")
-with zipfile.ZipFile(wheel) as archive:
-    for name in archive.namelist():
-        if name.startswith("tests/protos/"):
-            path = target / name[len("tests/protos/"):]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(archive.read(name))
-PY
-fi
-
-# The Azure-like test (tests/e2e/test_azure_like.py) runs the app as Azure does: the system Python with
-# nothing but requirements.txt, run by an unprivileged user, so the venv lives where that user can reach
-# it (a checkout under a private folder, such as mktemp's, is not); one per requirements.txt version.
-AZURE_LIKE_VENV="/tmp/imaginem-azure-like-$(sha256sum requirements.txt | cut -c1-16)"
-if [ ! -f "$AZURE_LIKE_VENV/.complete" ]; then
-  echo "== creating $AZURE_LIKE_VENV (system python3, requirements.txt only)"
-  rm -rf "$AZURE_LIKE_VENV"
-  SYSTEM_PYTHON=/usr/bin/python3
-  "$SYSTEM_PYTHON" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || SYSTEM_PYTHON="$PYTHON"
-  "$SYSTEM_PYTHON" -m venv "$AZURE_LIKE_VENV"
-  "$AZURE_LIKE_VENV/bin/python" -m pip install -q -r requirements.txt
-  chmod -R a+rX "$AZURE_LIKE_VENV"
-  touch "$AZURE_LIKE_VENV/.complete"
-fi
-
-echo "== installing Azurite (package-lock.json)"
-npm ci --silent --no-audit --no-fund >/dev/null
 echo "== setup done"

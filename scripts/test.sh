@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-tests.sh
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy (strict, pipeline and classifiers)"
@@ -14,6 +15,6 @@ echo "== pytest on Python 3.13 with Azure's Python worker (tests/worker)"
 if [ -x .venv/py313/bin/python ]; then
   .venv/py313/bin/python -m pytest "$@" tests/worker
 else
-  echo "no .venv/py313: Python 3.13 was not found by scripts/setup.sh" >&2
+  echo "no .venv/py313: Python 3.13 was not found by scripts/setup-tests.sh" >&2
   exit 1
 fi

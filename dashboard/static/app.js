@@ -41,6 +41,23 @@ function percent(value) {
   return typeof value === "number" ? ` ${Math.round(value * 100)}%` : "";
 }
 
+// A local, readable time; the exact ISO value stays in the title (hover) and the datetime attribute.
+function when(iso) {
+  if (typeof iso !== "string" || !iso) return el("span", { class: "muted", text: "—" });
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return el("span", { text: iso });
+  const sameDay = date.toDateString() === new Date().toDateString();
+  const text = date.toLocaleString(undefined, sameDay ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
+    : { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return el("time", { datetime: iso, title: iso, text });
+}
+
+// Taxonomy names end or join with underscores (drink_, people_portrait): shown as words.
+function categoryText(name) {
+  const words = String(name).replace(/_+/g, " ").trim();
+  return words || String(name);
+}
+
 function jobHref(batch, job) {
   return `#/job/${encodeURIComponent(batch)}/${encodeURIComponent(job)}`;
 }
@@ -67,14 +84,28 @@ function failure(error) {
 }
 
 // ---- images with face boxes ---------------------------------------------------------------------------
+// Why an image of ours did not show: its blob is gone (404), or it is there but not a picture the browser draws.
+async function unavailable(src) {
+  try {
+    const response = await fetch(src, { headers: { Accept: "image/*" } });
+    if (response.status === 404) return "The image is gone from this storage account.";
+    if (response.status === 415) return "The file is there but is not an image.";
+    if (response.status === 413) return "The image is too large to show here.";
+    if (!response.ok) return `The image could not be read (${response.status} ${response.statusText}).`;
+  } catch {
+    return "The image could not be read (the server did not answer).";
+  }
+  return "The file is there but is not an image this browser can show.";
+}
+
 function photo(address, boxes, { large = false, landmarks = false, alt = "" } = {}) {
   const src = ownImage(address);
-  if (!src) return el("div", { class: "no-image", text: "image not in this pipeline's storage" });
+  if (!src) return el("div", { class: "no-image", text: "The image is not in this pipeline's storage." });
   const figure = el("figure", { class: large ? "photo large" : "photo" });
   const img = el("img", { src, alt, loading: "lazy" });
   figure.append(img);
-  img.addEventListener("error", () => figure.replaceChildren(el("div", { class: "no-image",
-    text: "image unavailable (its blob is gone from this storage account)" })), { once: true });
+  img.addEventListener("error", () => unavailable(src).then((text) =>
+    figure.replaceChildren(el("div", { class: "no-image", text }))), { once: true });
   img.addEventListener("load", () => {
     const overlay = svg("svg", { viewBox: `0 0 ${img.naturalWidth} ${img.naturalHeight}`,
                                  preserveAspectRatio: "none", "aria-hidden": "true" });
@@ -109,14 +140,40 @@ async function uploadPage() {
   }));
   const submit = el("button", { type: "button", id: "submit", text: "Process images" });
 
+  // Files the browser itself cannot draw are flagged; any file can be taken out of the selection again.
+  const unreadable = new Set();
+  function check() {
+    const problems = [];
+    if (files.length > limits.max_files) problems.push(`${files.length} files: at most ${limits.max_files} per upload`);
+    const bad = files.filter((f) => unreadable.has(f)).map((f) => f.name);
+    if (bad.length) problems.push(`not images: ${bad.join(", ")} (remove them with ×)`);
+    message.textContent = problems.join("; ");
+  }
+
   function addFiles(list) {
     for (const file of list) {
       files.push(file);
       const url = URL.createObjectURL(file);
-      previews.append(el("figure", {}, el("img", { src: url, alt: "" }), el("figcaption", { text: file.name })));
+      const img = el("img", { src: url, alt: "" });
+      const figure = el("figure", {},
+        el("button", { type: "button", class: "remove", title: `remove ${file.name}`, "aria-label": `remove ${file.name}`,
+                       text: "×", onclick: () => {
+                         files.splice(files.indexOf(file), 1);
+                         unreadable.delete(file);
+                         URL.revokeObjectURL(url);
+                         figure.remove();
+                         check();
+                       } }),
+        img, el("figcaption", { text: file.name }));
+      img.addEventListener("error", () => {
+        unreadable.add(file);
+        figure.classList.add("bad");
+        img.replaceWith(el("div", { class: "no-image", text: "not an image" }));
+        check();
+      }, { once: true });
+      previews.append(figure);
     }
-    message.textContent = files.length > limits.max_files
-      ? `${files.length} files: at most ${limits.max_files} per upload` : "";
+    check();
   }
 
   async function resolve() {
@@ -180,7 +237,7 @@ async function uploadPage() {
     const { batches } = await getJSON("/batches?limit=10");
     recent.replaceChildren(...batches.map((b) => el("li", {},
       el("a", { href: `#/batch/${encodeURIComponent(b.batch_id)}`, text: b.batch_id }),
-      ` — ${b.jobs} job(s), last ${b.last}`)));
+      ` — ${b.jobs} job(s), last `, when(b.last))));
     if (!batches.length) recent.append(el("li", { class: "muted", text: "none yet" }));
   } catch (e) {
     recent.append(el("li", {}, failure(e)));
@@ -252,7 +309,7 @@ async function batchPage(batchId, token) {
 // ---- Results ------------------------------------------------------------------------------------------
 function chips(items, kind) {
   return el("div", { class: "chips" }, items.map((t) => el("span", { class: `chip ${kind}`,
-                                                               text: `${t.name}${percent(t.confidence)}` })));
+                                                               text: `${kind === "category" ? categoryText(t.name) : t.name}${percent(t.confidence)}` })));
 }
 
 function resultCard(c) {
@@ -260,7 +317,7 @@ function resultCard(c) {
   return el("article", { class: "card", "data-job": c.id, "data-batch": c.batch_id },
     photo(c.image, c.boxes, { alt: c.name }),
     el("h3", {}, el("a", { href: jobHref(c.batch_id, c.id), text: c.name || c.id })),
-    el("div", { class: "muted" }, el("span", { text: c.batch_id }), " · ", el("span", { text: c.timestamp }),
+    el("div", { class: "muted" }, el("span", { text: c.batch_id }), " · ", when(c.timestamp),
        c.outcome ? [" · ", el("span", { class: `outcome-${cssName(c.outcome)}`, text: c.outcome })] : null),
     !ownImage(c.image) && c.image_url ? el("div", {}, externalLink(c.image_url)) : null,
     c.faces.length ? el("div", { class: "crops" }, c.faces.map((f) => ownImage(f.crop)
@@ -307,7 +364,8 @@ async function resultsPage(token) {
   const wantedLabels = chosen.getAll("label");
   const wantedBatches = chosen.getAll("batch");
   labelsSelect.replaceChildren(...labels.labels.map((l) => el("option", {
-    value: l.name, selected: wantedLabels.includes(l.name), text: `${l.kind}: ${l.name} (${l.jobs})` })));
+    value: l.name, selected: wantedLabels.includes(l.name),
+    text: `${l.kind}: ${l.kind === "category" ? categoryText(l.name) : l.name} (${l.jobs})` })));
   batchSelect.replaceChildren(...batches.batches.map((b) => el("option", {
     value: b.batch_id, selected: wantedBatches.includes(b.batch_id), text: `${b.batch_id} (${b.jobs})` })));
 
@@ -345,12 +403,59 @@ function pretty(value) {
   return JSON.stringify(value, null, 2);
 }
 
+function parsed(value) {
+  if (typeof value !== "string") return value;
+  try { return JSON.parse(value); } catch { return null; }
+}
+
+const list = (value) => (Array.isArray(value) ? value : []);
+const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+// One line of what a step found, in the pipeline's words; the raw output is in the entity below.
+function outputSummary(queue, output) {
+  if (output === null || output === undefined) return "";
+  if (typeof output !== "object" || Array.isArray(output)) return String(output).slice(0, 120);
+  if (typeof output.linked_content === "string") return "large output, stored in the largemessages container";
+  if (queue === "generalclassification") {
+    const tags = list(output.tags).slice().sort((a, b) => (b.confidence || 0) - (a.confidence || 0));
+    const caption = list(output.description && output.description.captions)[0];
+    return [caption && caption.text ? `“${caption.text}”` : null,
+            tags.length ? `tags: ${tags.slice(0, 5).map((t) => `${t.name}${percent(t.confidence)}`).join(", ")}` : null,
+            list(output.categories).length ? `categories: ${list(output.categories).map((c) => categoryText(c.name))
+              .join(", ")}` : null].filter(Boolean).join(" · ") || "no tags";
+  }
+  if (queue === "ocr") {
+    const text = typeof output.OCR_fullText === "string" ? output.OCR_fullText.split(/\s+/).join(" ").trim() : "";
+    return text ? `text: ${text.length > 100 ? text.slice(0, 100) + "…" : text}` : "no text found";
+  }
+  if (queue === "facedetection") return count(list(output.faces).length, "face found", "faces found");
+  if (queue === "facecrop") return count(list(output.facesUrls).length, "face cropped", "faces cropped");
+  if (queue === "faceprint") return count(list(output.faces).length, "face print", "face prints");
+  if (queue === "facematch") {
+    const faces = list(output.matches);
+    const matches = faces.reduce((n, f) => n + list(f && f.matches).length, 0);
+    return `${count(faces.length, "face", "faces")}, ${count(matches, "match", "matches")} with earlier faces`;
+  }
+  if (queue === "pipelineoutput") return output.done ? "written to the pipeline_output table" : "not written";
+  const keys = Object.keys(output);
+  return keys.length ? `fields: ${keys.slice(0, 6).join(", ")}${keys.length > 6 ? ", …" : ""}` : "empty";
+}
+
+function duration(entity, queue) {
+  const timings = parsed(entity[`${queue}_timings`]);
+  const ms = timings && typeof timings.total_ms === "number" ? timings.total_ms : null;
+  if (ms === null) return "";
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 async function jobPage(batchId, jobId) {
   const view = await getJSON(`/batches/${encodeURIComponent(batchId)}/jobs/${encodeURIComponent(jobId)}`);
   const c = view.card;
+  const updated = view.entity.Timestamp || (c && c.timestamp);
   show(el("h2", {}, "Job ", el("span", { text: view.id }), " ",
           el("span", { class: `outcome-${cssName(view.outcome)}`, id: "outcome", text: `(${view.outcome})` })),
-       el("p", {}, "Batch ", el("a", { href: `#/batch/${encodeURIComponent(view.batch_id)}`, text: view.batch_id })),
+       el("p", {}, "Batch ", el("a", { href: `#/batch/${encodeURIComponent(view.batch_id)}`, text: view.batch_id }),
+          updated ? [" · last update ", when(updated)] : null),
        photo(view.image, view.boxes, { large: true, landmarks: true, alt: view.name }),
        !ownImage(view.image) ? el("p", {}, externalLink(view.image_url)) : null,
        c ? el("div", { class: "panel" },
@@ -359,15 +464,17 @@ async function jobPage(batchId, jobId) {
               c.ocr_text ? el("div", { class: "ocr", text: c.ocr_text }) : null) : null,
        el("h2", { text: "Steps" }),
        el("table", { id: "steps" },
-          el("thead", {}, el("tr", {}, ["step", "queue", "state", "output", "exception"].map((h) => el("th", { text: h })))),
+          el("thead", {}, el("tr", {}, ["step", "queue", "state", "time", "output", "exception"].map((h) =>
+            el("th", { text: h })))),
           el("tbody", {}, view.steps.map((s) => el("tr", { "data-queue": s.queue },
             el("td", { text: s.step }), el("td", { text: s.queue }),
             el("td", { class: `state-${s.state}`, text: s.state }),
-            el("td", {}, s.output === null || s.output === undefined ? "" : el("pre", { text: pretty(s.output) })),
+            el("td", { class: "time", text: duration(view.entity, s.queue) }),
+            el("td", { class: "summary", text: outputSummary(s.queue, s.output) }),
             el("td", { class: s.exception ? "error" : "", text: s.exception || "" }))))),
-       el("h2", { text: "pipelinelogs entity" }),
-       el("table", { class: "entity", id: "entity" }, el("tbody", {}, Object.entries(view.entity).map(([k, v]) =>
-         el("tr", {}, el("th", { text: k }), el("td", {}, el("pre", { text: pretty(v) })))))));
+       el("details", { id: "raw" }, el("summary", { text: "The raw pipelinelogs entity (every step's output as JSON)" }),
+          el("table", { class: "entity", id: "entity" }, el("tbody", {}, Object.entries(view.entity).map(([k, v]) =>
+            el("tr", {}, el("th", { text: k }), el("td", {}, el("pre", { text: pretty(v) }))))))));
 }
 
 // ---- People -------------------------------------------------------------------------------------------
@@ -409,8 +516,9 @@ async function route() {
   const [path] = location.hash.replace(/^#\/?/, "").split("?");
   const parts = path.split("/").map((p) => { try { return decodeURIComponent(p); } catch { return p; } });
   const page = parts[0] || "upload";
+  // A batch page is none of the three: no tab is marked there.
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("current", a.dataset.page === page ||
-    (page === "person" && a.dataset.page === "people") || (page === "batch" && a.dataset.page === "upload")));
+    (page === "person" && a.dataset.page === "people")));
   try {
     if (page === "upload") await uploadPage();
     else if (page === "batch" && parts[1]) await batchPage(parts[1], token);

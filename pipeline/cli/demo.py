@@ -1,7 +1,9 @@
 """``imaginem demo``: the main job. Sample images through all seven classifiers, locally, with no keys.
 
-It starts a private Azurite (in memory), runs the Functions app on the local host, submits the
-samples, shows progress, then prints a summary and writes an HTML report with the faces drawn.
+It starts a private Azurite (in memory) with a throwaway data folder, runs the Functions app on the
+local host, submits the samples, shows progress, then prints a summary and writes an HTML report with the
+faces drawn. Nothing of it stays behind but the report: the results of ``imaginem host`` and the demo's
+never mix (a demo's rows would point at an Azurite that is gone).
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,7 @@ from rich.console import Console
 from dashboard.static import page_url
 from pipeline.cli.consoles import output
 from pipeline.cli.probe import probe_storage
-from pipeline.cli.report import JobResult, html_report, summary_table
+from pipeline.cli.report import JobResult, html_report, summary_table, with_matches_both_ways
 from pipeline.cli.samples import write_samples
 from pipeline.errors import ConfigurationError
 from pipeline.host.azurite import start_azurite
@@ -42,7 +48,8 @@ def register(commands: Any) -> None:
     p.add_argument("--report", default="report", help="folder for the HTML report (default: report)")
     p.add_argument("--timeout", type=float, default=900, help="seconds before giving up (exit 3)")
     p.add_argument("--dashboard", action="store_true",
-                   help="serve the dashboard while it runs and after, until Ctrl-C (prints its URL)")
+                   help="serve the dashboard while it runs and after, until Ctrl-C (prints its URL; the demo's "
+                        "data goes when it stops)")
     p.add_argument("--port", type=int, default=7071, help="HTTP port for --dashboard (default: 7071)")
     p.add_argument("--use-settings", action="store_true",
                    help="use AzureWebJobsStorage from the settings instead of a private Azurite")
@@ -60,23 +67,36 @@ def _results(services: Services, batch_id: str, images: dict[str, bytes]) -> lis
         outputs = linked.expand_outputs(final.get("job_output", {}), batch_id=batch, job_id=job)
         name = final.get("job_definition", {}).get("input", {}).get("image_parameters", {}).get("original_name", "")
         exceptions = {k[: -len("_exception")]: str(v) for k, v in entity.items() if k.endswith("_exception")}
+        image_url = str(final.get("job_definition", {}).get("input", {}).get("image_url", ""))
         results.append(JobResult(job_id=str(entity["RowKey"]), name=name, image=images.get(name, b""),
-                                 outputs=outputs, exceptions=exceptions))
-    return results
+                                 outputs=outputs, exceptions=exceptions, image_url=image_url))
+    return with_matches_both_ways(results)
+
+
+@contextmanager
+def _stopped_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal, `kill`, a test's terminate) end the demo as Ctrl-C does, so
+    Azurite is stopped; SIGINT itself is left alone (ignored when started with `&` from a script)."""
+    previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    emulator = None
-    if not args.use_settings:
-        emulator = start_azurite()
-        settings = Settings.from_env({**os.environ, "AzureWebJobsStorage": emulator.connection_string})
-        # The hosted app reads its settings from the environment, as it would under `func start`.
-        os.environ["AzureWebJobsStorage"] = emulator.connection_string
-    try:
-        return _run(args, settings)
-    finally:
-        if emulator is not None:
-            emulator.stop()
+    with _stopped_like_ctrl_c():
+        if args.use_settings:
+            return _run(args, settings)
+        with tempfile.TemporaryDirectory(prefix="imaginem-demo-", ignore_cleanup_errors=True) as data_dir:
+            emulator = start_azurite()
+            try:
+                # The hosted app reads its settings from the environment, as it would under `func start`.
+                os.environ.update({"AzureWebJobsStorage": emulator.connection_string, "IMAGINEM_DATA_DIR": data_dir})
+                return _run(args, Settings.from_env(os.environ))
+            finally:
+                emulator.stop()
 
 
 def _free_or_exit(port: int) -> int:
@@ -143,6 +163,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     _errors.print(", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes)), highlight=False)
     if keep and port is not None:
         _serve_until_interrupted(host, thread, port, console)
+    elif not args.use_settings:
+        _errors.print("The demo's storage and results went with it (the report stays). To browse them, run it "
+                      "with --dashboard; to keep results, `imaginem samples photos/` then `imaginem submit photos/` "
+                      "with `imaginem host` running.", highlight=False)
     stopped = [j.job_id for j in jobs if j.state == JobState.STOPPED]
     if stopped:
         _errors.print(f"stopped before their last step: {', '.join(stopped)}")

@@ -6,7 +6,7 @@ import html
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import PIL.Image
 import PIL.ImageDraw
 from rich.table import Table
 
-__all__ = ["JobResult", "html_report", "summary_table"]
+__all__ = ["JobResult", "html_report", "summary_table", "with_matches_both_ways"]
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,16 @@ class JobResult:
     image: bytes
     outputs: Mapping[str, Any]
     exceptions: Mapping[str, str]
+    image_url: str = ""
+    matched_by: tuple[str, ...] = ()
+    """Later photos whose faces matched this one's ("<job> <confidence>"), filled in by ``with_matches_both_ways``."""
 
     @property
     def tags(self) -> list[str]:
+        """The four most confident tags."""
         tags = self.outputs.get("generalclassification", {}).get("tags", [])
-        return [f"{t['name']} {t['confidence']:.2f}" for t in tags[:4]]
+        ranked = sorted(tags, key=lambda t: -float(t.get("confidence") or 0))
+        return [f"{t['name']} {t['confidence']:.2f}" for t in ranked[:4]]
 
     @property
     def text(self) -> str:
@@ -48,11 +53,30 @@ class JobResult:
         return found
 
 
+    @property
+    def all_matches(self) -> list[str]:
+        """Its faces' matches with earlier photos, then the later photos that matched it."""
+        return self.matches + [f"{m} (later)" for m in self.matched_by]
+
+
+def with_matches_both_ways(results: Sequence[JobResult]) -> list[JobResult]:
+    """Each result with ``matched_by`` set: a match is stored on the later photo only, shown on both here."""
+    by_url = {r.image_url: r for r in results if r.image_url}
+    found: dict[str, list[str]] = {r.job_id: [] for r in results}
+    for later in results:
+        for face in later.outputs.get("facematch", {}).get("matches", []):
+            for match in face.get("matches", []):
+                earlier = by_url.get(str(match.get("image_url", "")))
+                if earlier is not None and earlier.job_id != later.job_id:
+                    found[earlier.job_id].append(f"{later.job_id} {match.get('confidence', 0):.2f}")
+    return [replace(r, matched_by=tuple(found[r.job_id])) for r in results]
+
+
 def summary_table(results: Sequence[JobResult]) -> Table:
     table = Table("image", "tags", "text read", "faces", "matches", "exceptions", title="Imaginem: results",
                   show_lines=True)
     for r in results:
-        table.add_row(r.name, ", ".join(r.tags), r.text[:60], str(len(r.faces)), ", ".join(r.matches) or "-",
+        table.add_row(r.name, ", ".join(r.tags), r.text[:60], str(len(r.faces)), ", ".join(r.all_matches) or "-",
                       "\n".join(f"{k}: {v[:80]}" for k, v in r.exceptions.items()) or "-")
     return table
 
@@ -83,7 +107,7 @@ def html_report(results: Sequence[JobResult], folder: Path, title: str) -> Path:
         (folder / picture).write_bytes(_with_faces(r.image, r.faces))
         details = json.dumps({k: v for k, v in r.outputs.items()}, indent=2, ensure_ascii=False)
         rows = [("tags", ", ".join(r.tags)), ("text read", r.text), ("faces", str(len(r.faces))),
-                ("matches", ", ".join(r.matches) or "none"),
+                ("matches", ", ".join(r.all_matches) or "none"),
                 ("exceptions", "; ".join(f"{k}: {v}" for k, v in r.exceptions.items()) or "none")]
         cards.append(
             f'<section><h2>{html.escape(r.name)}</h2><img src="{html.escape(picture)}" alt="{html.escape(r.name)}">'

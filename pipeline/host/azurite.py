@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -55,13 +57,20 @@ class Azurite:
         return azurite_connection_string(blob=self.blob_port, queue=self.queue_port, table=self.table_port)
 
     def stop(self) -> None:
+        """Stop Azurite and anything it started (its own process group)."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._signal(signal.SIGKILL)
                 self.process.wait()
+
+    def _signal(self, signum: signal.Signals) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 def start_azurite(
@@ -85,9 +94,20 @@ def start_azurite(
         location.mkdir(parents=True, exist_ok=True)
         args += ["--location", str(location)]
     out = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(args, stdout=out, stderr=out)
+    # Its own process group: a Ctrl-C to ours does not kill it under a host still writing; stop() ends it.
+    process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
+    emulator = Azurite(process=process, blob_port=blob, queue_port=queue, table_port=table)
+    try:
+        _wait_until_listening(process, (blob, queue, table))
+    except BaseException:  # a timeout, or Ctrl-C/SIGTERM while it starts: it must not outlive us
+        emulator.stop()
+        raise
+    return emulator
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], ports: tuple[int, ...]) -> None:
     deadline = time.monotonic() + 30
-    for port in (blob, queue, table):
+    for port in ports:
         while True:
             if process.poll() is not None:
                 raise ConfigurationError(f"azurite exited with code {process.returncode}; are the ports free?")
@@ -96,7 +116,5 @@ def start_azurite(
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    process.kill()
                     raise ConfigurationError("azurite did not start within 30 s") from None
                 time.sleep(0.1)
-    return Azurite(process=process, blob_port=blob, queue_port=queue, table_port=table)

@@ -70,7 +70,7 @@ def test_the_demo_ends_by_serving_the_dashboard_at_the_printed_url(tmp_path: Pat
         assert len(results) == 6 and all(r["image"] for r in results)
         assert requests.get(f"http://127.0.0.1:{port}{results[0]['image']}", timeout=10).status_code == 200
     finally:
-        demo.send_signal(signal.SIGINT)
+        demo.send_signal(signal.SIGTERM)  # SIGINT is ignored when the suite was started with `&`
         code = demo.wait(120)
         if demo.stdout is not None:
             demo.stdout.close()
