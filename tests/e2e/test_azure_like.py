@@ -2,7 +2,7 @@
 only the app settings the Bicep sets, and nothing installed beyond requirements.txt (system Python).
 
 What a deployment contains is what ``.funcignore`` keeps. The venv ``/tmp/imaginem-azure-like-<hash>`` is made by
-``scripts/setup.sh`` from requirements.txt alone with the system ``python3``. Storage is the test's Azurite:
+``scripts/setup-tests.sh`` from requirements.txt alone with the system ``python3``. Storage is the test's Azurite:
 the Bicep's ``AzureWebJobsStorage__accountName`` (managed identity) becomes a connection string, the one
 setting replaced; Key Vault references (keys, SQL) are left empty, as an app without those secrets has them.
 """
@@ -36,7 +36,7 @@ from pipeline.submit import Submitter
 pytestmark = [pytest.mark.azurite, pytest.mark.models, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-# Made by scripts/setup.sh where an unprivileged user can reach it, one per version of requirements.txt.
+# Made by scripts/setup-tests.sh where an unprivileged user can reach it, one per version of requirements.txt.
 _REQUIREMENTS_HASH = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()[:16]
 VENV_PYTHON = Path("/tmp") / f"imaginem-azure-like-{_REQUIREMENTS_HASH}" / "bin" / "python"
 PIPELINE = ["generalclassification", "ocr", "facedetection", "facecrop", "faceprint", "facematch", "pipelineoutput"]
@@ -122,7 +122,7 @@ def package() -> Iterator[Path]:
 def test_seven_steps_succeed_on_a_read_only_package_with_only_the_bicep_settings(
     package: Path, azurite: Azurite, services: Services, unique: str
 ) -> None:
-    assert VENV_PYTHON.exists(), f"no {VENV_PYTHON.parent.parent}: scripts/setup.sh makes it from requirements.txt"
+    assert VENV_PYTHON.exists(), f"no {VENV_PYTHON.parent.parent}: scripts/setup-tests.sh makes it from requirements.txt"
     assert not (package / "tests").exists() and (package / "function_app.py").exists()
     app_settings = bicep_app_settings()
     assert "AzureWebJobsStorage__accountName" in app_settings and "PIPELINE_DEFINITION" in app_settings

@@ -26,7 +26,7 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for package in ("pipeline", "classifiers", "dashboard"):
         if (ROOT / package).is_dir():
             shutil.copytree(ROOT / package, app / package, ignore=shutil.ignore_patterns("__pycache__"))
-    assert (PROTOS / "functions_host_protos").is_dir(), "run scripts/setup.sh (it creates .venv/py313)"
+    assert (PROTOS / "functions_host_protos").is_dir(), "run scripts/setup-tests.sh (it creates .venv/py313)"
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("worker_script.py")), str(app), str(PROTOS)],
                           cwd=app, capture_output=True, text=True, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "FUNCTIONS_WORKER_RUNTIME": "python"})
