@@ -41,7 +41,7 @@ from rich.table import Table
 from pipeline.host.azurite import start_azurite
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.logs import PIPELINELOGS, PipelineLog
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.progress import JobState, job_progress
 from pipeline.services import Services
 from pipeline.settings import Settings

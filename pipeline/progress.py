@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipeline.logs import PipelineLog, step_state
+from pipeline.job_record import PipelineLog, step_state
 
 __all__ = ["JobOutcome", "JobProgress", "JobState", "failed_before", "job_progress", "wait_for_batch"]
 

@@ -42,8 +42,8 @@ from pipeline.image_cache import DecodedImages
 from pipeline.images import Image, ImageFetcher
 from pipeline.job import Job, identify, parse_job
 from pipeline.job_images import JobImages
+from pipeline.job_record import FINGERPRINT, IMAGE_ERROR, PIPELINELOGS, PipelineLog, step_state
 from pipeline.linked import LinkedContent, fits_queue, fits_table_property, is_link
-from pipeline.logs import FINGERPRINT, IMAGE_ERROR, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
 from pipeline.timings import TIMINGS_SUFFIX, StepTimer
 from pipeline.untrusted import one_line

@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.errors import JobConflictError, JobFormatError
 from pipeline.job import Job, parse_job
-from pipeline.logs import FINGERPRINT, PIPELINELOGS, PipelineLog, step_state
+from pipeline.job_record import FINGERPRINT, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
 
 __all__ = ["INPUT_CONTAINER", "IMAGE_SUFFIXES", "Submitter", "new_batch_id"]

@@ -25,8 +25,8 @@ from pipeline.errors import ConfigurationError
 from pipeline.host.azurite import start_azurite
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.linked import LinkedContent
-from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.progress import JobState, wait_for_batch
 from pipeline.services import Services
 from pipeline.settings import Settings

@@ -26,7 +26,7 @@ from pipeline.cli.consoles import output
 from pipeline.cli.probe import StorageUnreachableError, probe_storage
 from pipeline.dependencies import UnknownClassifierError
 from pipeline.errors import ConfigurationError, ImaginemError, JobFormatError
-from pipeline.logs import PIPELINELOGS, PipelineLog
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.progress import JobOutcome, JobProgress, job_progress, wait_for_batch
 from pipeline.services import Services
 from pipeline.settings import Settings
@@ -223,7 +223,7 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.job import parse_job
-    from pipeline.logs import step_state
+    from pipeline.job_record import step_state
 
     services = _services(settings)
     log = PipelineLog(services.storage.table(PIPELINELOGS))

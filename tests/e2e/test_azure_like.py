@@ -29,7 +29,7 @@ from skimage import data
 
 from infra.check.bicep import load_bicep_files, walk_resources
 from pipeline.host.azurite import Azurite, free_port
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.submit import Submitter
 

@@ -16,8 +16,8 @@ from classifiers import facematch
 from pipeline.errors import JobConflictError, JobFormatError
 from pipeline.images import Image
 from pipeline.job import Job
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.linked import LARGEMESSAGES
-from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from tests.pipeline.classifiers import Big, Boom, ImageSize, Noop

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from pipeline.cli import main
-from pipeline.logs import PIPELINELOGS, PipelineLog
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from pipeline.timings import step_timings
