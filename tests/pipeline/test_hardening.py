@@ -169,7 +169,7 @@ def test_an_image_that_failed_once_is_not_fetched_again(
     assert reason.startswith("ImageFetchError" if kind == "missing" else "NotAnImageError")
     for later in (names[1], names[3]):
         assert stored[f"{later}_exception"] == (
-            f"ImageUnavailableError: an earlier step could not get the image, not fetched again: {reason}")
+            f"ImageUnavailableError: skipped: the image could not be read at step 0 ({names[0]})")
 
 
 def test_a_good_image_serves_every_step(services: Services, unique: str, tmp_path: Path) -> None:
