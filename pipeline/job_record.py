@@ -31,7 +31,6 @@ __all__ = [
     "FINGERPRINT",
     "IMAGE_ERROR",
     "PIPELINELOGS",
-    "TIMINGS_SUFFIX",
     "JobOutcome",
     "JobProgress",
     "JobState",
@@ -58,9 +57,9 @@ __all__ = [
 PIPELINELOGS = "pipelinelogs"
 FINGERPRINT = "fingerprint"
 IMAGE_ERROR = "image_error"
-IMAGE_URL = "image_url"
-JOB_OUTPUT = "job_output"
-OUTPUT_SUFFIX, EXCEPTION_SUFFIX, TIMINGS_SUFFIX = "_output", "_exception", "_timings"
+_IMAGE_URL = "image_url"
+_JOB_OUTPUT = "job_output"
+_OUTPUT, _EXCEPTION, _TIMINGS = "_output", "_exception", "_timings"
 
 _STATE = re.compile(r"^step (\d+): (processing|success|failed)$")
 _SKIPPED = "skipped: "
@@ -107,7 +106,7 @@ def describe_exception(error: BaseException) -> str:
 
 
 def recorded_exception(entity: Mapping[str, Any], classifier: str) -> str | None:
-    value = entity.get(classifier + EXCEPTION_SUFFIX)
+    value = entity.get(classifier + _EXCEPTION)
     return str(value) if value else None
 
 
@@ -116,7 +115,7 @@ def recorded_output(entity: Mapping[str, Any], classifier: str, *, lenient: bool
 
     ``lenient``: a value that is not JSON is returned as it is instead of raising ``JSONDecodeError``.
     """
-    stored = entity.get(classifier + OUTPUT_SUFFIX)
+    stored = entity.get(classifier + _OUTPUT)
     if not isinstance(stored, str):
         return stored
     try:
@@ -129,27 +128,27 @@ def recorded_output(entity: Mapping[str, Any], classifier: str, *, lenient: bool
 
 def finished_message(entity: Mapping[str, Any]) -> str | None:
     """The final message (``job_output``, JSON or a link to it) written by the last step; None before."""
-    value = entity.get(JOB_OUTPUT)
+    value = entity.get(_JOB_OUTPUT)
     return None if value is None else str(value)
 
 
 def exceptions(entity: Mapping[str, Any]) -> dict[str, str]:
     """classifier → its recorded exception, for every ``<classifier>_exception`` of an entity."""
-    return {k[: -len(EXCEPTION_SUFFIX)]: str(v) for k, v in entity.items() if k.endswith(EXCEPTION_SUFFIX)}
+    return {k[: -len(_EXCEPTION)]: str(v) for k, v in entity.items() if k.endswith(_EXCEPTION)}
 
 
 def step_timings(entity: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """classifier → its recorded timings, for every ``<classifier>_timings`` of an entity that parses."""
     found: dict[str, dict[str, float]] = {}
     for key, value in entity.items():
-        if not key.endswith(TIMINGS_SUFFIX) or not isinstance(value, str):
+        if not key.endswith(_TIMINGS) or not isinstance(value, str):
             continue
         try:
             parsed = json.loads(value)
         except json.JSONDecodeError:
             continue
         if isinstance(parsed, dict):
-            found[key[: -len(TIMINGS_SUFFIX)]] = {k: float(v) for k, v in parsed.items()
+            found[key[: -len(_TIMINGS)]] = {k: float(v) for k, v in parsed.items()
                                                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return found
 
@@ -196,7 +195,7 @@ class StepRecord:
 
     def __post_init__(self) -> None:
         if self.image_url is not None:
-            self.properties[IMAGE_URL] = self.image_url
+            self.properties[_IMAGE_URL] = self.image_url
 
     def state(self, state: str) -> StepRecord:
         self.properties[self.queue] = step_state(self.step, state)
@@ -208,16 +207,16 @@ class StepRecord:
         return None if value is None else str(value)
 
     def exception(self, classifier: str, text: str) -> StepRecord:
-        self.properties[classifier + EXCEPTION_SUFFIX] = text
+        self.properties[classifier + _EXCEPTION] = text
         return self
 
     def output(self, classifier: str, text: str) -> StepRecord:
         """``text``: the output as JSON, or its linked_content as JSON."""
-        self.properties[classifier + OUTPUT_SUFFIX] = text
+        self.properties[classifier + _OUTPUT] = text
         return self
 
     def timings(self, classifier: str, text: str) -> StepRecord:
-        self.properties[classifier + TIMINGS_SUFFIX] = text
+        self.properties[classifier + _TIMINGS] = text
         return self
 
     def image_error(self, text: str) -> StepRecord:
@@ -232,7 +231,7 @@ class StepRecord:
 
     def finished(self, message: str) -> StepRecord:
         """The final message (JSON or a link to it): the job reached its last step."""
-        self.properties[JOB_OUTPUT] = message
+        self.properties[_JOB_OUTPUT] = message
         return self
 
 
@@ -353,7 +352,7 @@ def job_progress(entity: Mapping[str, Any]) -> JobProgress:
         if parsed:
             steps.append((parsed[0], key, parsed[1]))
     steps.sort()
-    if JOB_OUTPUT in entity:
+    if _JOB_OUTPUT in entity:
         state = JobState.FINISHED
     elif steps and steps[-1][2] == StepState.FAILED:
         # A failed step whose successor was never enqueued: retried out and poisoned.
