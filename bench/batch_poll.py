@@ -114,7 +114,7 @@ def main() -> None:
         return
 
     from pipeline.host.azurite import free_port, start_azurite
-    from pipeline.logs import PIPELINELOGS
+    from pipeline.job_record import PIPELINELOGS
     from pipeline.storage import Storage
 
     azurite = start_azurite()

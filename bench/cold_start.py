@@ -39,6 +39,7 @@ from classifiers.backends.local.face_index import IndexArrays, StoredFace  # noq
 from classifiers.backends.local.face_snapshot import FaceSnapshots  # noqa: E402
 from classifiers.backends.local.face_store import FaceStore  # noqa: E402
 from pipeline.host.azurite import Azurite, free_port, start_azurite  # noqa: E402
+from pipeline.job_record import PIPELINELOGS, StepState, finished_message, job_progress, step_state  # noqa: E402
 from pipeline.storage import Storage  # noqa: E402
 
 FLEX_INSTANCE_MB = (512, 2048, 4096)
@@ -156,9 +157,9 @@ def first_job(azurite: Azurite, storage: Storage) -> tuple[float, float, str]:
     message = {"job_definition": {"id": "astronaut", "batch_id": batch,
                                   "input": {"image_url": url, "image_parameters": {}},
                                   "processing_pipeline": PIPELINE, "processing_step": 0}, "job_output": {}}
-    log = storage.table("pipelinelogs")
+    log = storage.table(PIPELINELOGS)
     log.upsert_entity({"PartitionKey": batch, "RowKey": "astronaut", "image_url": url,
-                       PIPELINE[0]: "step 0: processing"})
+                       PIPELINE[0]: step_state(0, StepState.PROCESSING)})
     storage.queue(PIPELINE[0]).send_message(json.dumps(message))
     env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string, "PYTHONPATH": str(ROOT),
            "IMAGINEM_DATA_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"imaginem-cold-{batch}")}
@@ -172,9 +173,9 @@ def first_job(azurite: Azurite, storage: Storage) -> tuple[float, float, str]:
         while time.perf_counter() < deadline:
             peak = max(peak, peak_rss_mb(host.pid))
             entity = log.get_entity(batch, "astronaut")
-            if "job_output" in entity:
+            if finished_message(entity) is not None:
                 seconds = time.perf_counter() - started
-                failed = [q for q in PIPELINE if str(entity.get(q, "")).endswith("failed")]
+                failed = job_progress(entity).failed_steps
                 return seconds, max(peak, peak_rss_mb(host.pid)), "failed: " + ",".join(failed) if failed else "ok"
             if host.poll() is not None:
                 raise RuntimeError(f"imaginem host exited with {host.returncode}")

@@ -29,7 +29,7 @@ from pipeline.host.azurite import start_azurite
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
 from pipeline.job import Job
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS, StepState, step_state
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.step import StepRunner
@@ -68,7 +68,7 @@ def floor(storage: Storage, hops: int) -> float:
     for i in range(hops):
         source, target = (a, b) if i % 2 == 0 else (b, a)
         [msg] = list(source.receive_messages(max_messages=1, visibility_timeout=60))
-        table.upsert_entity({"PartitionKey": "floor", "RowKey": "floor", f"q{i % 7}": f"step {i}: success"},
+        table.upsert_entity({"PartitionKey": "floor", "RowKey": "floor", f"q{i % 7}": step_state(i, StepState.SUCCESS)},
                             mode=UpdateMode.MERGE)
         target.send_message(msg.content)
         source.delete_message(msg)

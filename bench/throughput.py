@@ -41,12 +41,10 @@ from rich.table import Table
 from pipeline.host.azurite import start_azurite
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.logs import PIPELINELOGS, PipelineLog
-from pipeline.progress import JobState, job_progress
+from pipeline.job_record import PIPELINELOGS, JobState, PipelineLog, job_progress, step_timings
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.submit import INPUT_CONTAINER, Submitter
-from pipeline.timings import step_timings
 
 SIZES = {"512": (512, 384), "3mp": (2048, 1536), "12mp": (4000, 3000)}
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "page")

@@ -28,8 +28,7 @@ from azure.core.exceptions import AzureError
 
 from pipeline.images import Image
 from pipeline.job import Job
-from pipeline.logs import PIPELINELOGS, PipelineLog
-from pipeline.progress import JobOutcome, failed_before
+from pipeline.job_record import PIPELINELOGS, JobOutcome, PipelineLog, failed_before
 from pipeline.services import Services
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter

@@ -38,8 +38,8 @@ from dashboard.static import static_file
 from dashboard.store import OutputStore
 from dashboard.upload import UploadError, parse_form, submit_upload
 from pipeline.functions import Lazy
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.linked import LinkedContent
-from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database

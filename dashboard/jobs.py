@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from dashboard.cards import face_boxes
-from pipeline.progress import JobOutcome, job_progress
+from pipeline.job_record import JobOutcome, job_progress, parse_state, recorded_exception, recorded_output
 
 __all__ = ["batch_view", "job_view"]
 
 Address = Callable[[object], str | None]
-_OUTPUT, _EXCEPTION = "_output", "_exception"
 
 
 def _plain(value: Any) -> Any:
@@ -29,14 +27,10 @@ def _steps(entity: Mapping[str, Any]) -> list[dict[str, Any]]:
     progress = job_progress(entity)
     steps = []
     for queue, state in progress.steps.items():
-        number, _, word = str(entity.get(queue, "")).partition(": ")
-        output = entity.get(queue + _OUTPUT)
-        try:
-            parsed = json.loads(output) if isinstance(output, str) else output
-        except json.JSONDecodeError:
-            parsed = output
-        steps.append({"queue": queue, "step": number.removeprefix("step "), "state": word or state,
-                      "output": parsed, "exception": _plain(entity.get(queue + _EXCEPTION))})
+        recorded = parse_state(entity.get(queue))
+        steps.append({"queue": queue, "step": str(recorded[0]) if recorded else "", "state": state,
+                      "output": recorded_output(entity, queue, lenient=True),
+                      "exception": recorded_exception(entity, queue)})
     return steps
 
 
@@ -51,7 +45,9 @@ def batch_view(batch_id: str, entities: list[dict[str, Any]]) -> dict[str, Any]:
         progress = job_progress(entity)
         jobs.append({"id": progress.job_id, "name": _name(entity), "outcome": str(progress.outcome),
                      "steps": [{"queue": s["queue"], "state": s["state"]} for s in _steps(entity)],
-                     "exceptions": {k: _plain(v) for k, v in progress.exceptions.items()}})
+                     "exceptions": {k: _plain(v) for k, v in progress.exceptions.items()},
+                     # One cause, said once: the failures of their own, and how many steps were skipped for them.
+                     "causes": progress.causes, "skipped": len(progress.skipped)})
     counts = Counter(job["outcome"] for job in jobs)
     return {"batch_id": batch_id, "jobs": jobs, "total": len(jobs),
             "counts": {str(outcome): counts.get(str(outcome), 0) for outcome in JobOutcome},

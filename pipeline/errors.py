@@ -6,12 +6,13 @@
     ├── ClassifierError         one classifier failed for good: recorded, the job moves on
     │   ├── MissingDependencyError   an output this classifier needs is not in job_output
     │   │   └── DependencyFailedError    ... because that classifier failed (its reason attached)
+    │   │       └── DependencySkippedError   ... because it was skipped: skipped for the same cause
     │   ├── LinkedContentError       linked content that is missing or not this job's own
     │   └── ImageError               the job's image could not be used
     │       ├── ImageFetchError          unreachable, 404, timeout, refused URL
     │       ├── ImageTooLargeError       too many bytes or pixels
     │       ├── NotAnImageError          the bytes do not decode as an image
-    │       └── ImageUnavailableError    an earlier step of the job already failed to get it
+    │       └── ImageUnavailableError    an earlier step of the job already failed to get it: skipped
     ├── RetryableError          transient (storage, SQL or a service down): retried, then poisoned
     └── ConfigurationError      a setting is missing or wrong
 """
@@ -22,6 +23,7 @@ __all__ = [
     "ClassifierError",
     "ConfigurationError",
     "DependencyFailedError",
+    "DependencySkippedError",
     "ImageError",
     "ImageFetchError",
     "ImageTooLargeError",
@@ -72,6 +74,17 @@ class DependencyFailedError(MissingDependencyError):
         self.classifier = classifier
         self.needs = needs
         self.reason = reason
+
+
+class DependencySkippedError(DependencyFailedError):
+    """The classifier this one depends on was skipped because of an earlier failure: this one says the same cause."""
+
+    def __init__(self, classifier: str, needs: str, skipped: str) -> None:
+        """``skipped``: the one line the skipped dependency recorded (``pipeline.job_record.skipped_like``)."""
+        ClassifierError.__init__(self, skipped)
+        self.classifier = classifier
+        self.needs = needs
+        self.reason = skipped
 
 
 class LinkedContentError(ClassifierError):

@@ -12,12 +12,13 @@ sent on again, because the first copy may never have left (a crash between merge
 One job, one definition: the first step claims the entity with the job's fingerprint, and a
 message naming the same batch and id with another definition is refused without writing into
 that entity. The first failure to get the image is recorded once (``image_error``); later image
-steps of the job fail at once with that reason instead of fetching again. An image fetched from
+steps of the job are skipped at once, each saying in one line which step could not get the image,
+instead of fetching again (and so are the steps that need a skipped step's output). An image fetched from
 outside is fetched once per job (its working copy, ``working_copy``) and decoded once per worker
 process while its job's steps follow each other there (``pipeline.job_images``).
 
 Each step also records how long its parts took (``<classifier>_timings``, see ``pipeline.timings``)
-in its own merge.
+in its own merge. What a step records, and in which words, is ``pipeline.job_record``'s to say.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from pipeline.classifier import Classifier
 from pipeline.errors import (
     DependencyFailedError,
+    DependencySkippedError,
     ImageError,
     ImageUnavailableError,
     JobConflictError,
@@ -42,14 +44,29 @@ from pipeline.image_cache import DecodedImages
 from pipeline.images import Image, ImageFetcher
 from pipeline.job import Job, identify, parse_job
 from pipeline.job_images import JobImages
+from pipeline.job_record import (
+    FINGERPRINT,
+    PIPELINELOGS,
+    PipelineLog,
+    StepRecord,
+    StepState,
+    describe_exception,
+    finished_message,
+    image_skip,
+    is_skipped,
+    recorded_exception,
+    recorded_output,
+    skipped_like,
+    state_is,
+    step_reached,
+)
 from pipeline.linked import LinkedContent, fits_queue, fits_table_property, is_link
-from pipeline.logs import FINGERPRINT, IMAGE_ERROR, PIPELINELOGS, PipelineLog, step_state
 from pipeline.services import Services
-from pipeline.timings import TIMINGS_SUFFIX, StepTimer
+from pipeline.timings import StepTimer
 from pipeline.untrusted import one_line
 from pipeline.working_copy import WorkingCopies
 
-__all__ = ["Outcome", "StepRunner", "describe_exception"]
+__all__ = ["Outcome", "StepRunner"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,26 +81,20 @@ class Outcome(StrEnum):
     RESENT = "resent"
 
 
-def describe_exception(error: BaseException) -> str:
-    """``Type: message``, as recorded in ``<classifier>_exception``."""
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 def _done(job: Job, entity: Mapping[str, Any]) -> bool:
     """Whether this step already ran to an end that moved the job on (so a copy must not run again).
 
     A step that failed for good on a transient error stopped the job (its message went to the poison
     queue): it is not done, so a message requeued from the poison queue runs it again.
     """
-    state, step = entity.get(job.queue), job.processing_step
-    if state == step_state(step, "success"):
+    step = job.processing_step
+    if state_is(entity, job.queue, step, StepState.SUCCESS):
         return True
-    if state != step_state(step, "failed"):
+    if not state_is(entity, job.queue, step, StepState.FAILED):
         return False
     if job.next_queue is None:
-        return "job_output" in entity
-    return str(entity.get(job.next_queue, "")).startswith(f"step {step + 1}:")
+        return finished_message(entity) is not None
+    return step_reached(entity, job.next_queue, step + 1)
 
 
 class StepRunner:
@@ -163,45 +174,41 @@ class StepRunner:
         if _done(job, entity):
             return self._redelivered(job, entity, classifier.name, dequeue_count)
 
-        extra: dict[str, Any] = {}
+        record = StepRecord(queue=job.queue, step=step, image_url=job.image_url)
         try:
-            image = self._image(job, classifier, entity, extra, timer)
+            image = self._image(job, classifier, entity, record, timer)
             output = self._classify(job, classifier, image, timer)
         except RetryableError as e:
             final = dequeue_count >= self._max_dequeue_count
             _log.warning("%s: job %s attempt %d of %d: %s", queue, one_line(job.id), dequeue_count,
                          self._max_dequeue_count, one_line(e))
-            self._log.merge(job.batch_id, job.id, {
-                "image_url": job.image_url,
-                queue: step_state(step, "failed" if final else "processing"),
-                f"{classifier.name}_exception": describe_exception(e)
-                + ("" if final else f" (attempt {dequeue_count} of {self._max_dequeue_count}, will retry)"),
-                f"{classifier.name}{TIMINGS_SUFFIX}": timer.to_json(),
-                **extra,
-            })
+            record.state(StepState.FAILED if final else StepState.PROCESSING)
+            record.exception(classifier.name, describe_exception(e) + (
+                "" if final else f" (attempt {dequeue_count} of {self._max_dequeue_count}, will retry)"))
+            self._log.record(job.batch_id, job.id, record.timings(classifier.name, timer.to_json()))
             raise
         except Exception as e:  # a classifier's failure is recorded and the job moves on
             if isinstance(e, MissingDependencyError):
                 e = _explained(e, job, entity)
             _log.warning("%s: job %s failed: %s", queue, one_line(job.id), one_line(describe_exception(e)))
-            self._finish(job, entity, classifier.name, None, describe_exception(e), extra, timer)
+            self._finish(job, entity, classifier.name, None, describe_exception(e), record, timer)
             return Outcome.FAILED
-        self._finish(job, entity, classifier.name, output, None, extra, timer)
+        self._finish(job, entity, classifier.name, output, None, record, timer)
         return Outcome.SUCCESS
 
     def _image(self, job: Job, classifier: Classifier, entity: Mapping[str, Any],
-               extra: dict[str, Any], timer: StepTimer) -> Image | None:
-        """The image for a classifier that needs it; a new working copy or the first failure is kept in ``extra``."""
+               record: StepRecord, timer: StepTimer) -> Image | None:
+        """The image for a classifier that needs it; a new working copy or the first failure is kept in ``record``."""
         if not classifier.needs_image:
             return None
-        earlier = entity.get(IMAGE_ERROR)
-        if earlier:
-            raise ImageUnavailableError(f"an earlier step could not get the image, not fetched again: {earlier}")
+        skipped = image_skip(entity)
+        if skipped:
+            raise ImageUnavailableError(skipped)
         try:
             with timer.phase("fetch_ms"):
-                return self._images.get(job, entity, extra)
+                return self._images.get(job, entity, record.properties)
         except ImageError as e:
-            extra[IMAGE_ERROR] = describe_exception(e)
+            record.image_error(describe_exception(e))
             raise
 
     def _classify(self, job: Job, classifier: Classifier, image: Image | None, timer: StepTimer) -> dict[str, Any]:
@@ -221,23 +228,19 @@ class StepRunner:
 
     def _finish(
         self, job: Job, entity: Mapping[str, Any], name: str, output: dict[str, Any] | None, error: str | None,
-        extra: Mapping[str, Any], timer: StepTimer,
+        record: StepRecord, timer: StepTimer,
     ) -> None:
         step = job.processing_step
-        record: dict[str, Any] = {
-            "image_url": job.image_url,
-            job.queue: step_state(step, "failed" if error else "success"),
-            **extra,
-        }
+        record.state(StepState.FAILED if error else StepState.SUCCESS)
         if error is not None:
-            record[f"{name}_exception"] = error
+            record.exception(name, error)
         else:
             stored: Any = output
             text = json.dumps(output, ensure_ascii=False)
             if not fits_table_property(text):
                 stored = self._linked.link(job.batch_id, job.id, name, output)
                 text = json.dumps(stored)
-            record[f"{name}_output"] = text
+            record.output(name, text)
             job = job.with_output(name, stored)
 
         next_queue = job.next_queue
@@ -245,38 +248,34 @@ class StepRunner:
             final = job.to_json()
             if not fits_table_property(final):
                 final = json.dumps(self._linked.link(job.batch_id, job.id, "job_output", job.to_dict()))
-            record["job_output"] = final
-            record[f"{name}{TIMINGS_SUFFIX}"] = timer.to_json()
-            self._log.merge(job.batch_id, job.id, record)
-            _log.info("%s: job %s finished (%s)", job.queue, one_line(job.id), record[job.queue])
+            self._log.record(job.batch_id, job.id, record.finished(final).timings(name, timer.to_json()))
+            _log.info("%s: job %s finished (%s)", job.queue, one_line(job.id), record.current_state)
             return
         try:
             message = self._fit_queue(job.advanced())
         except JobFormatError as e:  # nothing can carry it on: say so in its entity, then let it be poisoned
-            record[job.queue] = step_state(step, "failed")
-            record[f"{name}_exception"] = describe_exception(e)
-            self._log.merge(job.batch_id, job.id, record)
+            self._log.record(job.batch_id, job.id,
+                             record.state(StepState.FAILED).exception(name, describe_exception(e)))
             raise
-        if not str(entity.get(next_queue, "")).startswith(f"step {step + 1}:"):
-            record[next_queue] = step_state(step + 1, "processing")
+        if not step_reached(entity, next_queue, step + 1):
+            record.next_step(next_queue)
         # The timings ride in the step's own merge: one table transaction per step, not two.
-        record[f"{name}{TIMINGS_SUFFIX}"] = timer.to_json()
-        self._log.merge(job.batch_id, job.id, record)
+        self._log.record(job.batch_id, job.id, record.timings(name, timer.to_json()))
         self._storage.queue(next_queue).send_message(message)
-        _log.info("%s: job %s %s, sent to %s", job.queue, one_line(job.id), record[job.queue], next_queue)
+        _log.info("%s: job %s %s, sent to %s", job.queue, one_line(job.id), record.current_state, next_queue)
 
     def _redelivered(self, job: Job, entity: Mapping[str, Any], name: str, dequeue_count: int) -> Outcome:
         next_queue = job.next_queue
-        started = next_queue is not None and entity.get(next_queue) != step_state(job.processing_step + 1,
-                                                                                  "processing")
+        started = next_queue is not None and not state_is(entity, next_queue, job.processing_step + 1,
+                                                              StepState.PROCESSING)
         if next_queue is None or started or dequeue_count <= 1:
             _log.info("%s: job %s step %d already done; acknowledged", job.queue, one_line(job.id),
                       job.processing_step)
             return Outcome.ALREADY_DONE
         # The earlier attempt recorded its result but may have died before sending: send it again.
-        stored = entity.get(f"{name}_output")
+        stored = recorded_output(entity, name)
         if stored is not None:
-            job = job.with_output(name, json.loads(stored))
+            job = job.with_output(name, stored)
         self._storage.queue(next_queue).send_message(self._fit_queue(job.advanced()))
         _log.warning("%s: job %s redelivered after its step was recorded; sent on to %s again",
                      job.queue, one_line(job.id), next_queue)
@@ -311,18 +310,22 @@ class StepRunner:
                            "definition: not written into its entity", queue, one_line(named.job_id),
                            one_line(named.batch_id))
                 return
-            record = {f"{queue}_exception": describe_exception(error) + f" (moved to {queue}-poison)"}
-            if entity.get(queue) != step_state(named.step, "success"):
-                record[queue] = step_state(named.step, "failed")
-            self._log.merge(named.batch_id, named.job_id, record)
+            record = StepRecord(queue=queue, step=named.step)
+            record.exception(queue, describe_exception(error) + f" (moved to {queue}-poison)")
+            if not state_is(entity, queue, named.step, StepState.SUCCESS):
+                record.state(StepState.FAILED)
+            self._log.record(named.batch_id, named.job_id, record)
         except Exception:  # the message is already broken; the poison queue and the log keep it
             _log.debug("could not record the rejection of a message on %s", queue, exc_info=True)
 
 
 def _explained(error: MissingDependencyError, job: Job, entity: Mapping[str, Any]) -> MissingDependencyError:
-    """A missing output whose classifier ran earlier in this job and failed: say so, with its reason."""
-    reason = entity.get(f"{error.needs}_exception")
+    """A missing output whose classifier ran earlier in this job and failed: say so, with its reason
+    (or, when that classifier was skipped because of an earlier failure, skipped for the same cause)."""
+    reason = recorded_exception(entity, error.needs)
     earlier = job.processing_pipeline[: job.processing_step]
     if type(error) is MissingDependencyError and reason and error.needs in earlier:
-        return DependencyFailedError(error.classifier, error.needs, str(reason))
+        if is_skipped(reason):
+            return DependencySkippedError(error.classifier, error.needs, skipped_like(reason))
+        return DependencyFailedError(error.classifier, error.needs, reason)
     return error

@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.errors import JobConflictError, JobFormatError
 from pipeline.job import Job, parse_job
-from pipeline.logs import FINGERPRINT, PIPELINELOGS, PipelineLog, step_state
+from pipeline.job_record import FINGERPRINT, PIPELINELOGS, PipelineLog, StepRecord, StepState
 from pipeline.services import Services
 
 __all__ = ["INPUT_CONTAINER", "IMAGE_SUFFIXES", "Submitter", "new_batch_id"]
@@ -94,10 +94,8 @@ class Submitter:
         if entity.get(FINGERPRINT) != job.fingerprint:
             raise JobConflictError(f"job {job.id!r} of batch {job.batch_id!r} already exists with another "
                                    "definition; choose another id or batch")
-        self._log.merge(job.batch_id, job.id, {
-            "image_url": job.image_url,
-            job.queue: step_state(job.processing_step, "processing"),
-        })
+        self._log.record(job.batch_id, job.id, StepRecord(queue=job.queue, step=job.processing_step,
+                                                          image_url=job.image_url).state(StepState.PROCESSING))
         self._services.storage.queue(job.queue).send_message(job.to_json())
 
 

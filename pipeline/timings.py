@@ -1,4 +1,4 @@
-"""How long each part of a step took, recorded as ``<classifier>_timings`` in the job's entity.
+"""How long each part of a step took, recorded as ``<classifier>_timings`` (``pipeline.job_record``).
 
 ``fetch_ms`` getting the image: from the process's cache, the job's working copy or its URL, with the
 check that it decodes (absent for steps without an image); ``model_ms`` the classifier call, and within
@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
-__all__ = ["PHASES", "TIMINGS_SUFFIX", "StepTimer", "step_timings"]
+__all__ = ["PHASES", "StepTimer"]
 
-TIMINGS_SUFFIX = "_timings"
 PHASES = ("fetch_ms", "decode_ms", "model_ms", "total_ms")
 
 
@@ -46,19 +44,3 @@ class StepTimer:
         """The phases so far and ``total_ms`` up to now, rounded to 0.1 ms."""
         total = (time.perf_counter() - self._start) * 1000
         return json.dumps({**{k: round(v, 1) for k, v in self._phases.items()}, "total_ms": round(total, 1)})
-
-
-def step_timings(entity: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """classifier → its recorded timings, for every ``<classifier>_timings`` of an entity that parses."""
-    found: dict[str, dict[str, float]] = {}
-    for key, value in entity.items():
-        if not key.endswith(TIMINGS_SUFFIX) or not isinstance(value, str):
-            continue
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(parsed, dict):
-            found[key[: -len(TIMINGS_SUFFIX)]] = {k: float(v) for k, v in parsed.items()
-                                                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return found

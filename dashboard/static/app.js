@@ -299,7 +299,8 @@ async function batchPage(batchId, token) {
             const step = j.steps.find((s) => s.queue === q);
             return el("td", { class: step ? `state-${step.state}` : "", text: step ? step.state : "" });
           }),
-          el("td", {}, Object.entries(j.exceptions).map(([k, v]) => el("div", { class: "error", text: `${k}: ${v}` }))))))));
+          el("td", {}, Object.entries(j.causes).map(([k, v]) => el("div", { class: "error", text: `${k}: ${v}` })),
+             j.skipped ? el("div", { class: "muted skipped", text: `${j.skipped} later step(s) skipped` }) : []))))));
     }
     if (done) return;
     await new Promise((r) => setTimeout(r, pause));

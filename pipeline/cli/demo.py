@@ -25,15 +25,15 @@ from rich.console import Console
 from dashboard.static import page_url
 from pipeline.cli.consoles import output
 from pipeline.cli.probe import probe_storage
+from pipeline.cli.progress import wait_for_batch
 from pipeline.cli.report import JobResult, html_report, summary_table, with_matches_both_ways
 from pipeline.cli.samples import write_samples
 from pipeline.errors import ConfigurationError
 from pipeline.host.azurite import start_azurite
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
+from pipeline.job_record import PIPELINELOGS, JobState, PipelineLog, exceptions, finished_message
 from pipeline.linked import LinkedContent
-from pipeline.logs import PIPELINELOGS, PipelineLog
-from pipeline.progress import JobState, wait_for_batch
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.submit import Submitter, new_batch_id
@@ -61,15 +61,14 @@ def _results(services: Services, batch_id: str, images: dict[str, bytes]) -> lis
     linked = LinkedContent(services.storage)
     results = []
     for entity in sorted(log.batch(batch_id), key=lambda e: str(e["RowKey"])):
-        final: dict[str, Any] = json.loads(entity.get("job_output", "{}"))
+        final: dict[str, Any] = json.loads(finished_message(entity) or "{}")
         batch, job = str(entity["PartitionKey"]), str(entity["RowKey"])
         final = linked.expand(final, batch_id=batch, job_id=job)
         outputs = linked.expand_outputs(final.get("job_output", {}), batch_id=batch, job_id=job)
         name = final.get("job_definition", {}).get("input", {}).get("image_parameters", {}).get("original_name", "")
-        exceptions = {k[: -len("_exception")]: str(v) for k, v in entity.items() if k.endswith("_exception")}
         image_url = str(final.get("job_definition", {}).get("input", {}).get("image_url", ""))
         results.append(JobResult(job_id=str(entity["RowKey"]), name=name, image=images.get(name, b""),
-                                 outputs=outputs, exceptions=exceptions, image_url=image_url))
+                                 outputs=outputs, exceptions=exceptions(entity), image_url=image_url))
     return with_matches_both_ways(results)
 
 

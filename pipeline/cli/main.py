@@ -24,13 +24,22 @@ from pipeline.cli import demo
 from pipeline.cli import results as cli_results
 from pipeline.cli.consoles import output
 from pipeline.cli.probe import StorageUnreachableError, probe_storage
+from pipeline.cli.progress import wait_for_batch
 from pipeline.dependencies import UnknownClassifierError
 from pipeline.errors import ConfigurationError, ImaginemError, JobFormatError
-from pipeline.logs import PIPELINELOGS, PipelineLog
-from pipeline.progress import JobOutcome, JobProgress, job_progress, wait_for_batch
+from pipeline.job_record import (
+    PIPELINELOGS,
+    JobOutcome,
+    JobProgress,
+    PipelineLog,
+    StepRecord,
+    StepState,
+    job_progress,
+    step_timings,
+)
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.timings import PHASES, step_timings
+from pipeline.timings import PHASES
 
 __all__ = ["main"]
 
@@ -183,7 +192,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     if args.json:
         print(json.dumps([{"job": j.job_id, "state": j.state, "outcome": j.outcome, "failed_steps": j.failed_steps,
-                           "steps": j.steps, "exceptions": j.exceptions} for j in jobs], indent=2))
+                           "steps": j.steps, "exceptions": j.exceptions, "skipped": j.skipped} for j in jobs],
+                         indent=2))
         return EXIT_OK
     queues: list[str] = []
     for job in jobs:
@@ -192,10 +202,17 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for job, entity in zip(jobs, entities, strict=True):
         cells = [job.steps.get(q, "").split(": ", 1)[-1] for q in queues]
         total = sum(t.get("total_ms", 0.0) for t in step_timings(entity).values())
-        table.add_row(job.job_id, str(job.outcome), *cells, f"{total:.0f}" if total else "",
-                      "\n".join(f"{k}: {v}" for k, v in job.exceptions.items()))
+        table.add_row(job.job_id, str(job.outcome), *cells, f"{total:.0f}" if total else "", _failures(job))
     console.print(table)
     return EXIT_OK
+
+
+def _failures(job: JobProgress) -> str:
+    """Each cause once: the failures of their own, then how many later steps were skipped because of them."""
+    lines = [f"{k}: {v}" for k, v in job.causes.items()]
+    if job.skipped:
+        lines.append(f"{len(job.skipped)} later step(s) skipped")
+    return "\n".join(lines)
 
 
 def _print_timings(console: Console, steps: dict[str, str], timings: dict[str, dict[str, float]]) -> None:
@@ -223,7 +240,6 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.job import parse_job
-    from pipeline.logs import step_state
 
     services = _services(settings)
     log = PipelineLog(services.storage.table(PIPELINELOGS))
@@ -234,7 +250,8 @@ def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
             for message in batch:
                 try:  # a job shows as running again until its step ends anew
                     job = parse_job(message.content, default_pipeline=settings.pipeline_definition)
-                    log.merge(job.batch_id, job.id, {job.queue: step_state(job.processing_step, "processing")})
+                    log.record(job.batch_id, job.id,
+                               StepRecord(queue=job.queue, step=job.processing_step).state(StepState.PROCESSING))
                 except JobFormatError:
                     pass  # still not a job: it will be poisoned again, with its reason logged
                 target.send_message(message.content)

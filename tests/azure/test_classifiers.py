@@ -10,7 +10,7 @@ import pytest
 
 from classifiers import facecrop, facedetection, facematch, faceprint, generalclassification, ocr, pipelineoutput
 from pipeline.classifier import Classifier
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from tests.azure.helpers import make_image, make_job

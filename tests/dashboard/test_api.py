@@ -20,7 +20,7 @@ from pipeline.api import dependencies_blueprint
 from pipeline.dependencies import Dependencies
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.logs import PIPELINELOGS, PipelineLog
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.storage import Storage

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from pipeline.host.azurite import Azurite
-from pipeline.logs import PIPELINELOGS, PipelineLog
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.sql.connection import EMBEDDED_FILE, Database
 from pipeline.sql.writer import OutputWriter
 from pipeline.storage import Storage

@@ -52,7 +52,7 @@ def to_this_run(text: str, services: Services, batch: str) -> str:
 
 def test_the_readme_azure_cli_block_ends_in_results_with_the_cat(services: Services, unique: str,
                                                                   tmp_path: Path) -> None:
-    assert (ROOT / ".venv" / "bin" / "az").exists(), "run scripts/setup-tests.sh: it links the Azure CLI as .venv/bin/az"
+    assert (ROOT / ".venv" / "bin" / "az").exists(), "run scripts/setup-tests.sh (it links .venv/bin/az)"
     batch = f"batch-7-{unique}"
     block = to_this_run(readme_block("tests/e2e/test_azure_cli.py` runs this block", "bash"), services, batch)
     job = json.loads(to_this_run(readme_block("A job message (the contract", "json"), services, batch))

@@ -29,7 +29,7 @@ from skimage import data
 
 from infra.check.bicep import load_bicep_files, walk_resources
 from pipeline.host.azurite import Azurite, free_port
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.submit import Submitter
 
@@ -122,7 +122,7 @@ def package() -> Iterator[Path]:
 def test_seven_steps_succeed_on_a_read_only_package_with_only_the_bicep_settings(
     package: Path, azurite: Azurite, services: Services, unique: str
 ) -> None:
-    assert VENV_PYTHON.exists(), f"no {VENV_PYTHON.parent.parent}: scripts/setup-tests.sh makes it from requirements.txt"
+    assert VENV_PYTHON.exists(), f"no {VENV_PYTHON.parent.parent}: setup-tests.sh makes it from requirements.txt"
     assert not (package / "tests").exists() and (package / "function_app.py").exists()
     app_settings = bicep_app_settings()
     assert "AzureWebJobsStorage__accountName" in app_settings and "PIPELINE_DEFINITION" in app_settings

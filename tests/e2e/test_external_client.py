@@ -16,7 +16,7 @@ from classifiers import facecrop, pipelineoutput
 from pipeline.functions import Lazy, classifier_blueprint
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.sql.connection import Database
 from pipeline.sql.queries import ResultsQueries

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.host.localhost import LocalHost
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.storage import Storage
 
 HOST_JSON: dict[str, Any] = {

@@ -15,7 +15,7 @@ from pipeline.functions import Lazy, classifier_blueprint
 from pipeline.host.azurite import free_port
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import azurite_connection_string
 from pipeline.step import StepRunner

@@ -16,8 +16,8 @@ from classifiers import facematch
 from pipeline.errors import JobConflictError, JobFormatError
 from pipeline.images import Image
 from pipeline.job import Job
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.linked import LARGEMESSAGES
-from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from tests.pipeline.classifiers import Big, Boom, ImageSize, Noop
@@ -169,7 +169,7 @@ def test_an_image_that_failed_once_is_not_fetched_again(
     assert reason.startswith("ImageFetchError" if kind == "missing" else "NotAnImageError")
     for later in (names[1], names[3]):
         assert stored[f"{later}_exception"] == (
-            f"ImageUnavailableError: an earlier step could not get the image, not fetched again: {reason}")
+            f"ImageUnavailableError: skipped: the image could not be read at step 0 ({names[0]})")
 
 
 def test_a_good_image_serves_every_step(services: Services, unique: str, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from pipeline.errors import ConfigurationError, NotAnImageError
 from pipeline.image_cache import DecodedImages
 from pipeline.images import Image, decode_image
 from pipeline.job import Job
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.step import Outcome, StepRunner

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.progress import JobOutcome, JobState, failed_before, job_progress
+from pipeline.job_record import JobOutcome, JobState, failed_before, job_progress
 
 
 def entity(**properties: str) -> dict[str, str]:

@@ -11,8 +11,8 @@ import pytest
 from pipeline.classifier import Classifier
 from pipeline.errors import JobFormatError, RetryableError
 from pipeline.job import parse_job
+from pipeline.job_record import PIPELINELOGS
 from pipeline.linked import QUEUE_MESSAGE_LIMIT, TABLE_PROPERTY_LIMIT
-from pipeline.logs import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from tests.pipeline.classifiers import Big, Boom, Flaky, Noop

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import JobConflictError, JobFormatError
-from pipeline.logs import FINGERPRINT, PIPELINELOGS, PipelineLog
+from pipeline.job_record import FINGERPRINT, PIPELINELOGS, PipelineLog
 from pipeline.services import Services
 from pipeline.submit import Submitter
 

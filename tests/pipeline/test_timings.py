@@ -10,10 +10,9 @@ import json
 import pytest
 
 from pipeline.cli import main
-from pipeline.logs import PIPELINELOGS, PipelineLog
+from pipeline.job_record import PIPELINELOGS, PipelineLog, step_timings
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
-from pipeline.timings import step_timings
 from tests.pipeline.classifiers import Boom, ImageSize, Noop
 from tests.pipeline.helpers import drain, job_message
 from tests.pipeline.test_images import png

@@ -13,7 +13,7 @@ from pipeline.dependencies import Dependencies
 from pipeline.errors import RetryableError
 from pipeline.host.azurite import Azurite, free_port
 from pipeline.job import parse_job
-from pipeline.logs import PIPELINELOGS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
