@@ -1,4 +1,4 @@
-"""The CLI's consoles: tables on stdout at their full width when piped, messages on stderr."""
+"""The CLI's consoles: tables on stdout, fitted to the terminal (or a fixed width when piped), messages on stderr."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from rich.console import Console
 
 __all__ = ["PIPED_WIDTH", "errors", "output"]
 
-PIPED_WIDTH = 4096
-"""Wide enough for any table row: a file or a pipe has no edge to wrap at (rich would use 80)."""
+PIPED_WIDTH = 120
+"""The width of tables written to a file or a pipe (rich would use 80): wide enough for a row of ids and states,
+narrow enough to read in an editor; long cells fold onto more lines of their row. COLUMNS overrides it."""
 
 
 def output() -> Console:
-    """A console on stdout; when it is not a terminal (and COLUMNS is unset), rows are not cut at 80."""
+    """A console on stdout; when it is not a terminal (and COLUMNS is unset), tables are laid out for PIPED_WIDTH."""
     console = Console()
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console = Console(width=PIPED_WIDTH)
@@ -21,4 +22,5 @@ def output() -> Console:
 
 
 def errors() -> Console:
-    return Console(stderr=True)
+    """A console on stderr whose messages are never wrapped: a piped message stays one greppable line."""
+    return Console(stderr=True, soft_wrap=True)
