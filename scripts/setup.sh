@@ -70,6 +70,21 @@ with zipfile.ZipFile(wheel) as archive:
 PY
 fi
 
+# Python 3.12, Flex Consumption's default, for tests/worker/test_python312_app.py. Azure's worker for 3.12 ships
+# inside the Functions host (azure-functions-runtime on PyPI needs 3.13): this venv holds requirements.txt and pytest.
+PY312=""
+for candidate in python3.12 "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.12*/bin/python3; do
+  if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then PY312=$candidate; break; fi
+done
+PY312_DONE=".venv/py312/.requirements-$(sha256sum requirements.txt | cut -c1-16)"
+if [ -n "$PY312" ] && [ ! -f "$PY312_DONE" ]; then
+  echo "== creating .venv/py312 (Python 3.12, requirements.txt) for the worker tests"
+  rm -rf .venv/py312
+  "$PY312" -m venv .venv/py312
+  .venv/py312/bin/python -m pip install -q -r requirements.txt pytest
+  touch "$PY312_DONE"
+fi
+
 # The Azure-like test (tests/e2e/test_azure_like.py) runs the app as Azure does: the system Python with
 # nothing but requirements.txt, run by an unprivileged user, so the venv lives where that user can reach
 # it (a checkout under a private folder, such as mktemp's, is not); one per requirements.txt version.

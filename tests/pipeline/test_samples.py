@@ -36,3 +36,13 @@ def test_samples_runs_with_requirements_txt_only(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert [Path(line).name for line in done.stdout.split()] == NAMES
     assert "Traceback" not in done.stderr
+
+
+def test_the_readme_names_the_job_id_submit_gives_the_astronaut(tmp_path: Path) -> None:
+    """Issue 23, item 3: the README said 0000-astronaut.jpg; a folder's files are numbered in name order."""
+    from pipeline.cli.checks import check_inputs
+
+    write_samples(tmp_path)
+    images = check_inputs([str(tmp_path)], max_bytes=50_000_000, max_pixels=50_000_000).images
+    assert Path(images[1]).name == "astronaut.jpg"
+    assert 'imaginem status "$BATCH" 0001-astronaut.jpg' in (ROOT / "README.md").read_text()
