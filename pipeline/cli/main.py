@@ -26,7 +26,7 @@ from rich.console import Console
 
 from pipeline.cli import demo
 from pipeline.cli import results as cli_results
-from pipeline.cli.consoles import errors, output
+from pipeline.cli.consoles import TABLE_WIDTH, errors, output
 from pipeline.cli.probe import probe_storage
 from pipeline.dependencies import UnknownClassifierError
 from pipeline.errors import (
@@ -163,7 +163,7 @@ def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     from pipeline.cli.status_view import print_outcomes
 
-    print_outcomes(output(), args.batch, jobs)
+    print_outcomes(output(piped_width=TABLE_WIDTH), args.batch, jobs)
     counts = {outcome: sum(1 for j in jobs if j.outcome == outcome) for outcome in JobOutcome}
     _errors.print(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n), highlight=False)
     if counts[JobOutcome.STOPPED]:
@@ -176,7 +176,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.status_view import print_batch, print_job, print_timings
 
     log = PipelineLog(_services(settings).storage.table(PIPELINELOGS))
-    console = output()
+    console = output(piped_width=TABLE_WIDTH)
     if args.job:
         entity = log.read(args.batch, args.job)
         if entity is None:

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli.consoles import TABLE_WIDTH, output
 from pipeline.cli.consoles import errors as error_console
-from pipeline.cli.consoles import output
 from pipeline.cli.tables import Column, print_table
 from pipeline.errors import ImaginemError
 from pipeline.settings import Settings
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         sys.stdout.write(json.dumps([row.to_dict() for row in rows], ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
-    console = output()
+    console = output(piped_width=TABLE_WIDTH)
     if not rows:
         console.print(f"No results in {database.engine} at {database.target}.", highlight=False)
         return EXIT_OK

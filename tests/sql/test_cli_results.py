@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.consoles import PIPED_WIDTH
+from pipeline.cli.consoles import TABLE_WIDTH
 from pipeline.cli.results import register
 from pipeline.host.azurite import free_port
 from pipeline.settings import Settings
@@ -89,7 +89,7 @@ def test_ids_and_outcomes_are_whole_at_any_width(filled: Settings, columns: str 
         monkeypatch.setenv("COLUMNS", columns)
     assert results(filled) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert max(len(line) for line in lines) <= int(columns or PIPED_WIDTH)
+    assert max(len(line) for line in lines) <= int(columns or TABLE_WIDTH)
     for job_id, outcome in (("job-car", "finished with failures"), ("job-dog", "succeeded"),
                             ("job-cat", "succeeded")):
         [row] = [line for line in lines if f"│ {job_id} " in line]
