@@ -13,29 +13,12 @@ import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 
 from dashboard.responses import SECURITY_HEADERS, error
+from pipeline.image_check import image_type
 from pipeline.storage import Storage
 
 __all__ = ["IMAGE_ROUTE", "ImageRoute", "image_type"]
 
 IMAGE_ROUTE = "/api/images"
-
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-    (b"II*\x00", "image/tiff"),
-    (b"MM\x00*", "image/tiff"),
-)
-
-
-def image_type(data: bytes) -> str | None:
-    """The MIME type of an image the pipeline reads, from its first bytes; None for anything else."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return next((kind for signature, kind in _SIGNATURES if data.startswith(signature)), None)
-
 
 class ImageRoute:
     """Blob URL ↔ dashboard address, and the route that answers those addresses."""

@@ -8,19 +8,16 @@ classifier is a 4xx with a message for the page.
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
-import warnings
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import collapse_rfc2231_value
 
-import PIL.Image
-
-from dashboard.images import image_type
 from pipeline.dependencies import UnknownClassifierError
+from pipeline.errors import InputImageError
+from pipeline.image_check import check_image
 from pipeline.services import Services
 from pipeline.submit import INPUT_CONTAINER, Submitter, new_batch_id
 
@@ -86,24 +83,11 @@ def parse_form(content_type: str, body: bytes) -> UploadForm:
 
 
 def _check_image(name: str, data: bytes, *, max_bytes: int, max_pixels: int) -> str:
-    """The MIME type of an acceptable image, else UploadError naming the file."""
-    if len(data) > max_bytes:
-        raise UploadError(413, f"{name}: {len(data)} bytes is more than the limit of {max_bytes} (IMAGE_MAX_BYTES)")
-    kind = image_type(data)
-    if kind is None:
-        raise UploadError(415, f"{name}: not an image (JPEG, PNG, GIF, BMP, TIFF or WebP)")
+    """The MIME type of an acceptable image, else UploadError naming the file (the check `imaginem submit` makes)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
-            with PIL.Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                image.verify()
-    except Exception as e:  # any decoder complaint means we cannot take it
-        raise UploadError(415, f"{name}: not a readable image ({type(e).__name__})") from None
-    if width * height > max_pixels:
-        raise UploadError(413, f"{name}: {width}x{height} pixels is more than the limit of {max_pixels} "
-                          "(IMAGE_MAX_PIXELS)")
-    return kind
+        return check_image(name, data, max_bytes=max_bytes, max_pixels=max_pixels)
+    except InputImageError as e:
+        raise UploadError(413 if e.too_large else 415, str(e)) from None
 
 
 def _blob_name(index: int, name: str) -> str:

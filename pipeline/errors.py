@@ -3,6 +3,7 @@
     ImaginemError
     ├── JobFormatError          the message is not a job: retried by the host, then poisoned
     │   └── JobConflictError         it names a job that exists with another definition
+    ├── InputImageError         a file given to submit or upload is not an image we take (nothing is stored)
     ├── ClassifierError         one classifier failed for good: recorded, the job moves on
     │   ├── MissingDependencyError   an output this classifier needs is not in job_output
     │   │   └── DependencyFailedError    ... because that classifier failed (its reason attached)
@@ -14,6 +15,7 @@
     │       ├── NotAnImageError          the bytes do not decode as an image
     │       └── ImageUnavailableError    an earlier step of the job already failed to get it: skipped
     ├── RetryableError          transient (storage, SQL or a service down): retried, then poisoned
+    ├── StorageUnreachableError the storage account does not answer (not a setting's fault: it may be starting)
     └── ConfigurationError      a setting is missing or wrong
 """
 
@@ -29,12 +31,14 @@ __all__ = [
     "ImageTooLargeError",
     "ImageUnavailableError",
     "ImaginemError",
+    "InputImageError",
     "JobConflictError",
     "JobFormatError",
     "LinkedContentError",
     "MissingDependencyError",
     "NotAnImageError",
     "RetryableError",
+    "StorageUnreachableError",
 ]
 
 
@@ -48,6 +52,14 @@ class JobFormatError(ImaginemError, ValueError):
 
 class JobConflictError(JobFormatError):
     """The message names a job (batch and id) already recorded with another definition."""
+
+
+class InputImageError(ImaginemError, ValueError):
+    """A file offered as an image is not one, or is over a limit (``too_large``); refused before storing."""
+
+    def __init__(self, message: str, *, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.too_large = too_large
 
 
 class ClassifierError(ImaginemError):
@@ -113,6 +125,10 @@ class ImageUnavailableError(ImageError):
 
 class RetryableError(ImaginemError):
     """A transient failure: the message is retried and, after maxDequeueCount, poisoned."""
+
+
+class StorageUnreachableError(ImaginemError):
+    """The storage account's endpoint refused or did not answer (the CLI's exit 5)."""
 
 
 class ConfigurationError(ImaginemError):

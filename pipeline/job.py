@@ -171,7 +171,9 @@ def _decode(body: bytes | str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates)
     except (json.JSONDecodeError, RecursionError) as e:
-        detail = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+        # The position lets a person fix a hand-written job file (`imaginem submit job.json`).
+        detail = f"{e.msg} at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) \
+            else "nested too deeply"
         raise JobFormatError(f"message is not valid JSON: {detail}") from None
 
 

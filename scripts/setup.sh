@@ -15,12 +15,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
 fi
-# The dev extra brings scikit-image, whose pictures are the demo's samples (and pytest, ruff, mypy: small).
-PIP_STAMP=$(stamp_of pyproject.toml requirements.txt -- "$(.venv/bin/python -VV)" ".[dev]")
+# The project and its runtime dependencies only: the test tools (the dev extra) come with setup-tests.sh.
+PIP_STAMP=$(stamp_of pyproject.toml requirements.txt -- "$(.venv/bin/python -VV)" ".")
 if ! stamp_matches pip "$PIP_STAMP"; then
   echo "== installing Python packages"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -e .
   stamp_write pip "$PIP_STAMP"
 fi
 

@@ -18,3 +18,10 @@ else
   echo "no .venv/py313: Python 3.13 was not found by scripts/setup-tests.sh" >&2
   exit 1
 fi
+echo "== pytest on Python 3.12, Flex Consumption's default (tests/worker)"
+if [ -x .venv/py312/bin/python ]; then
+  .venv/py312/bin/python -m pytest "$@" tests/worker
+else
+  echo "no .venv/py312: Python 3.12 was not found by scripts/setup.sh" >&2
+  exit 1
+fi

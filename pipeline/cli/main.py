@@ -1,8 +1,13 @@
 """The ``imaginem`` command: run the emulator and the host, submit jobs, follow and read them.
 
-Exit codes: 0 success (wait: every job succeeded); 1 a command failed, or (wait) some job
-finished with failed steps or stopped in a poison queue; 2 bad usage or input (wait: the batch
-has no jobs); 3 timed out; 4 configuration problem, or storage or database unreachable.
+exit codes (every command):
+  0  success (wait: every job succeeded)
+  1  a command failed; wait: some job finished with failed steps or stopped in a poison queue;
+     requeue: some poisoned messages are not jobs and were left in place
+  2  bad usage or input: a file that is not an image, a job file that is not a job, no such batch or job
+  3  timed out (wait)
+  4  a configuration problem: a bad setting, the HTTP port taken, the results database missing or unreachable
+  5  storage unreachable (the host waits --storage-wait seconds for it first)
 """
 
 from __future__ import annotations
@@ -18,35 +23,30 @@ from pathlib import Path
 
 from azure.core.exceptions import AzureError
 from rich.console import Console
-from rich.table import Table
 
 from pipeline.cli import demo
 from pipeline.cli import results as cli_results
-from pipeline.cli.consoles import output
-from pipeline.cli.probe import StorageUnreachableError, probe_storage
+from pipeline.cli.consoles import TABLE_WIDTH, errors, output
+from pipeline.cli.probe import probe_storage
 from pipeline.cli.progress import wait_for_batch
 from pipeline.dependencies import UnknownClassifierError
-from pipeline.errors import ConfigurationError, ImaginemError, JobFormatError
-from pipeline.job_record import (
-    PIPELINELOGS,
-    JobOutcome,
-    JobProgress,
-    PipelineLog,
-    StepRecord,
-    StepState,
-    job_progress,
-    step_timings,
+from pipeline.errors import (
+    ConfigurationError,
+    ImaginemError,
+    InputImageError,
+    JobFormatError,
+    StorageUnreachableError,
 )
+from pipeline.job_record import PIPELINELOGS, JobOutcome, PipelineLog, job_progress, step_timings
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.timings import PHASES
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CONFIG = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3, 4, 5
 
 _console = Console()
-_errors = Console(stderr=True)
+_errors = errors()
 
 
 def _services(settings: Settings) -> Services:
@@ -89,14 +89,21 @@ def cmd_azurite(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_host(args: argparse.Namespace, settings: Settings) -> int:
+    import threading
+
     from pipeline.host.localhost import LocalHost
     from pipeline.hostconfig import QueueConfig
 
     # Supervised worker processes even for one: a crashed or timed-out worker is restarted.
     host = LocalHost(app=args.app, settings=settings, config=QueueConfig.load(Path(args.host_json)),
-                     workers=args.workers, http_port=args.port, processes=True)
-    _errors.print(f"dashboard: http://127.0.0.1:{args.port}/api/dashboard/", highlight=False)
-    host.serve()  # returns on Ctrl-C / SIGTERM only; raises ConfigurationError (exit 4)
+                     workers=args.workers, http_port=args.port, processes=True, storage_wait=args.storage_wait)
+
+    def announce() -> None:  # only once the routes listen: a URL printed before a failed start misleads
+        if host.ready.wait() and not host.stop.is_set():
+            _errors.print(f"dashboard: http://127.0.0.1:{args.port}/api/dashboard/", highlight=False)
+
+    threading.Thread(target=announce, daemon=True).start()
+    host.serve()  # returns on Ctrl-C / SIGTERM only; raises StorageUnreachableError (5), ConfigurationError (4)
     return EXIT_OK
 
 
@@ -117,16 +124,19 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.submit import Submitter, is_job_file, new_batch_id
+    from pipeline.cli.checks import check_inputs, skipped_lines
+    from pipeline.submit import Submitter, new_batch_id
 
+    # Checked as the dashboard's upload checks, before storage is even probed: a bad input stores nothing.
+    found = check_inputs(args.inputs, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels)
+    for line in skipped_lines(found):
+        _errors.print(line, highlight=False, soft_wrap=True)
     services = _services(settings)
     submitter = Submitter(services)
-    job_files = [s for s in args.inputs if is_job_file(s)]
-    images = [s for s in args.inputs if s not in job_files]
     batch_id = args.batch or new_batch_id()
-    jobs = [submitter.job_from_file(Path(f)) for f in job_files]
-    if images:
-        jobs += submitter.images(images, batch_id=batch_id, pipeline=_pipeline(args, services))
+    jobs = [submitter.job_from_file(f) for f in found.job_files]
+    if found.images:
+        jobs += submitter.images(found.images, batch_id=batch_id, pipeline=_pipeline(args, services))
     if not jobs:
         _errors.print("nothing to submit: give job .json files, images, folders or URLs")
         return EXIT_USAGE
@@ -147,10 +157,12 @@ def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
                       highlight=False)
         return EXIT_TIMEOUT
     if not jobs:
-        _errors.print(f"batch {args.batch!r} has no jobs (none after {min(args.grace, args.timeout):g} s): "
+        _errors.print(f"no such batch {args.batch!r}: no jobs after {min(args.grace, args.timeout):g} s; "
                       "check the batch id that `imaginem submit` printed", highlight=False)
         return EXIT_USAGE
-    output().print(_outcome_table(args.batch, jobs))
+    from pipeline.cli.status_view import print_outcomes
+
+    print_outcomes(output(piped_width=TABLE_WIDTH), args.batch, jobs)
     counts = {outcome: sum(1 for j in jobs if j.outcome == outcome) for outcome in JobOutcome}
     _errors.print(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n), highlight=False)
     if counts[JobOutcome.STOPPED]:
@@ -159,106 +171,82 @@ def cmd_wait(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if counts[JobOutcome.SUCCEEDED] == len(jobs) else EXIT_FAILED
 
 
-def _outcome_table(batch_id: str, jobs: Sequence[JobProgress]) -> Table:
-    table = Table("job", "outcome", "failed steps", title=f"batch {batch_id}", title_justify="left")
-    for job in sorted(jobs, key=lambda j: j.job_id):
-        table.add_row(job.job_id, str(job.outcome), ", ".join(job.failed_steps))
-    return table
-
-
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli.status_view import print_batch, print_job, print_timings
+
     log = PipelineLog(_services(settings).storage.table(PIPELINELOGS))
-    console = output()
+    console = output(piped_width=TABLE_WIDTH)
     if args.job:
         entity = log.read(args.batch, args.job)
         if entity is None:
-            _errors.print(f"no job {args.job!r} in batch {args.batch!r}")
-            return EXIT_FAILED
+            known = bool(log.batch(args.batch))
+            _errors.print(f"no job {args.job!r} in batch {args.batch!r}" if known else f"no such batch {args.batch!r}",
+                          highlight=False)
+            return EXIT_USAGE
         if args.json:
             print(json.dumps({k: v for k, v in entity.items() if isinstance(v, (str, int, float, bool))}, indent=2))
             return EXIT_OK
         progress = job_progress(entity)
-        table = Table("property", "value", title=f"{args.batch} / {args.job}: {progress.outcome}", show_lines=True)
-        for key, value in entity.items():
-            text = str(value)
-            table.add_row(key, text if len(text) <= 600 else text[:600] + " …")
-        console.print(table)
-        _print_timings(console, progress.steps, step_timings(entity))
+        print_job(console, f"{args.batch} / {args.job}: {progress.outcome}", entity, list(progress.steps))
+        print_timings(console, progress.steps, step_timings(entity))
         return EXIT_OK
     entities = log.batch(args.batch)
     jobs = [job_progress(e) for e in entities]
     if not jobs:
-        _errors.print(f"no jobs in batch {args.batch!r}")
-        return EXIT_FAILED
+        _errors.print(f"no such batch {args.batch!r}: check the batch id that `imaginem submit` printed",
+                      highlight=False)
+        return EXIT_USAGE
     if args.json:
         print(json.dumps([{"job": j.job_id, "state": j.state, "outcome": j.outcome, "failed_steps": j.failed_steps,
                            "steps": j.steps, "exceptions": j.exceptions, "skipped": j.skipped} for j in jobs],
                          indent=2))
         return EXIT_OK
-    queues: list[str] = []
-    for job in jobs:
-        queues += [q for q in job.steps if q not in queues]
-    table = Table("job", "outcome", *queues, "total ms", "exceptions", title=f"batch {args.batch}")
-    for job, entity in zip(jobs, entities, strict=True):
-        cells = [job.steps.get(q, "").split(": ", 1)[-1] for q in queues]
-        total = sum(t.get("total_ms", 0.0) for t in step_timings(entity).values())
-        table.add_row(job.job_id, str(job.outcome), *cells, f"{total:.0f}" if total else "", _failures(job))
-    console.print(table)
+    print_batch(console, args.batch, jobs, entities)
     return EXIT_OK
-
-
-def _failures(job: JobProgress) -> str:
-    """Each cause once: the failures of their own, then how many later steps were skipped because of them."""
-    lines = [f"{k}: {v}" for k, v in job.causes.items()]
-    if job.skipped:
-        lines.append(f"{len(job.skipped)} later step(s) skipped")
-    return "\n".join(lines)
-
-
-def _print_timings(console: Console, steps: dict[str, str], timings: dict[str, dict[str, float]]) -> None:
-    """One row per step that recorded its timings, in step order (``pipeline.timings``)."""
-    if not timings:
-        return
-    order = [q for q in steps if q in timings] + sorted(q for q in timings if q not in steps)
-    table = Table("step", *(p.removesuffix("_ms") for p in PHASES), title="timings (ms)")
-    for column in table.columns[1:]:
-        column.justify = "right"
-    for name in order:
-        table.add_row(name, *(f"{timings[name][p]:.1f}" if p in timings[name] else "—" for p in PHASES))
-    console.print(table)
 
 
 def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
     services = _services(settings)
+    queues = _pipeline(args, services)
+    where = services.storage.queue_service.url
+    if not args.yes:
+        question = (f"empty {len(queues)} queue(s) and their -poison queues at {where} "
+                    f"({', '.join(queues)})? Their messages are lost. [y/N] ")
+        if not sys.stdin.isatty():
+            _errors.print(f"clear would empty {len(queues)} queue(s) and their -poison queues at {where}: "
+                          "add --yes to confirm (there is no terminal to ask)", highlight=False)
+            return EXIT_USAGE
+        if input(question).strip().lower() not in ("y", "yes"):
+            _errors.print("nothing cleared")
+            return EXIT_FAILED
     console = output()
-    for queue in _pipeline(args, services):
+    for queue in queues:
+        counts = []
         for name in (queue, f"{queue}-poison"):
-            services.storage.queue(name).clear_messages()
-        console.print(f"cleared {queue} and {queue}-poison")
+            client = services.storage.queue(name)
+            counts.append(client.get_queue_properties().approximate_message_count)
+            client.clear_messages()
+        console.print(f"cleared {queue} ({counts[0]} message(s)) and {queue}-poison ({counts[1]})", highlight=False)
     return EXIT_OK
 
 
 def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli.requeue import requeue
     from pipeline.job import parse_job
 
     services = _services(settings)
-    log = PipelineLog(services.storage.table(PIPELINELOGS))
-    moved = 0
-    for queue in _pipeline(args, services):
-        poison, target = services.storage.queue(f"{queue}-poison"), services.storage.queue(queue)
-        while batch := list(poison.receive_messages(max_messages=32, visibility_timeout=60)):
-            for message in batch:
-                try:  # a job shows as running again until its step ends anew
-                    job = parse_job(message.content, default_pipeline=settings.pipeline_definition)
-                    log.record(job.batch_id, job.id,
-                               StepRecord(queue=job.queue, step=job.processing_step).state(StepState.PROCESSING))
-                except JobFormatError:
-                    pass  # still not a job: it will be poisoned again, with its reason logged
-                target.send_message(message.content)
-                poison.delete_message(message)
-                moved += 1
-    _errors.print(f"requeued {moved} message(s) from the poison queues")
-    return EXIT_OK
+    report = requeue(storage=services.storage, log=PipelineLog(services.storage.table(PIPELINELOGS)),
+                     queues=_pipeline(args, services),
+                     parse=lambda body: parse_job(body, default_pipeline=settings.pipeline_definition,
+                                                  resolve=services.dependencies.resolve,
+                                                  max_steps=settings.max_pipeline_steps))
+    _errors.print(f"requeued {report.moved} message(s) from the poison queues", highlight=False)
+    if report.left:
+        _errors.print(f"left {len(report.left)} message(s) that are not jobs in their poison queues "
+                      "(requeued they would only be poisoned again):", highlight=False)
+        for queue, reason in report.left:
+            _errors.print(f"  {queue}: {reason}", highlight=False, markup=False)
+    return EXIT_OK if not report.left else EXIT_FAILED
 
 
 def cmd_samples(args: argparse.Namespace, settings: Settings) -> int:
@@ -292,6 +280,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="worker processes competing for the queues")
     p.add_argument("--port", type=int, default=7071, help="HTTP port for /api routes")
     p.add_argument("--host-json", default="host.json", help="queue settings (extensions.queues)")
+    p.add_argument("--storage-wait", type=float, default=30, metavar="SECONDS",
+                   help="how long to wait for storage to answer at the start before exit 5 (default 30)")
     p.set_defaults(handler=cmd_host)
 
     p = commands.add_parser("dashboard", help="print the dashboard's URL (served by `imaginem host`)")
@@ -310,8 +300,8 @@ def _parser() -> argparse.ArgumentParser:
         "wait", help="show progress until every job of a batch is finished or stopped, then each job's outcome",
         description="Show progress until every job of the batch is finished or stopped, then each job's outcome: "
                     "succeeded, finished with failures (some step failed), or stopped (in a poison queue).",
-        epilog="exit codes: 0 every job succeeded; 1 some job finished with failures or stopped; 2 the batch has "
-               "no jobs after --grace seconds; 3 timed out; 4 storage unreachable or a bad setting")
+        epilog="exit codes: 0 every job succeeded; 1 some job finished with failures or stopped; 2 no such batch (no "
+               "jobs after --grace seconds); 3 timed out; 4 a bad setting; 5 storage unreachable")
     p.add_argument("batch")
     p.add_argument("--timeout", type=float, default=600, help="seconds before giving up (exit 3)")
     # A job sent by another tool (az, the SDK) appears in pipelinelogs only when its first step ends,
@@ -327,8 +317,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=cmd_status)
 
-    p = commands.add_parser("clear", help="empty a pipeline's queues and their poison queues")
+    p = commands.add_parser("clear", help="empty a pipeline's queues and their poison queues (asks first)")
     p.add_argument("--pipeline", help="comma-separated queues (default: PIPELINE_DEFINITION)")
+    p.add_argument("--yes", action="store_true", help="do not ask (needed when there is no terminal to ask on)")
     p.set_defaults(handler=cmd_clear)
 
     p = commands.add_parser("requeue", help="move poisoned messages back to their queues, to run again")
@@ -373,12 +364,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_local_settings()
         settings = Settings.from_env()
         return int(args.handler(args, settings))
-    except (JobFormatError, UnknownClassifierError, FileNotFoundError) as e:
+    except (JobFormatError, InputImageError, UnknownClassifierError, FileNotFoundError) as e:
         _errors.print(f"error: {e}", highlight=False)
         return EXIT_USAGE
     except StorageUnreachableError as e:
         _errors.print(f"storage unreachable: {e}", highlight=False)
-        return EXIT_CONFIG
+        return EXIT_UNREACHABLE
     except ConfigurationError as e:
         _errors.print(f"configuration error: {e}", highlight=False)
         return EXIT_CONFIG

@@ -9,16 +9,12 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-from pipeline.errors import ConfigurationError
+from pipeline.errors import StorageUnreachableError
 from pipeline.storage import Storage
 
 __all__ = ["StorageUnreachableError", "probe_storage"]
 
 TIMEOUT = 3.0
-
-
-class StorageUnreachableError(ConfigurationError):
-    """The storage account's endpoint refused or did not answer the probe."""
 
 
 def probe_storage(storage: Storage, *, timeout: float = TIMEOUT) -> None:

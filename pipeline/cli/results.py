@@ -7,7 +7,10 @@
     imaginem results --batches               recent batches with their job counts
     imaginem results --top-labels            the distinct labels with their job counts
 
-Exit codes: 0 success (an empty result too); 2 bad usage; 4 the database cannot be reached.
+Without SQL_CONNECTION_STRING the results are in ``.imaginem/imaginem.db`` of the working folder (where
+``imaginem host`` ran): the file read is named on stderr, and a folder without one is an error (exit 4).
+
+Exit codes: 0 success (an empty result too); 2 bad usage; 4 the database cannot be reached, or there is none.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
-from pipeline.cli.consoles import output
+from pipeline.cli.consoles import TABLE_WIDTH, output
+from pipeline.cli.consoles import errors as error_console
+from pipeline.cli.tables import Column, print_table
 from pipeline.errors import ImaginemError
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
@@ -59,9 +62,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    errors = error_console()
     database = Database.from_settings(settings)
+    if database.embedded:
+        # Each folder has its own .imaginem: say which one is read, and never create an empty one to read.
+        path = Path(database.target).absolute()
+        if not path.is_file():
+            errors.print(f"results: no results database at {path}: no job has finished with this folder's "
+                         "`imaginem host` yet. Run `imaginem results` where the host runs, or set "
+                         "IMAGINEM_DATA_DIR or SQL_CONNECTION_STRING.", markup=False, highlight=False)
+            return EXIT_CONFIG
+        errors.print(f"reading {path}", markup=False, highlight=False)
     queries = ResultsQueries(database=database)
-    errors = Console(stderr=True)
     try:
         rows = _query(args, queries)
     except ValueError as e:
@@ -75,11 +87,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         sys.stdout.write(json.dumps([row.to_dict() for row in rows], ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
-    console = output()
+    console = output(piped_width=TABLE_WIDTH)
     if not rows:
         console.print(f"No results in {database.engine} at {database.target}.", highlight=False)
         return EXIT_OK
-    console.print(_table(rows, title=_title(args, database)))
+    print_table(console, _columns(rows), title=_title(args, database))
     if len(rows) == args.limit:
         console.print(f"More may follow: --offset {args.offset + args.limit}", style="dim")
     return EXIT_OK
@@ -106,26 +118,23 @@ def _title(args: argparse.Namespace, database: Database) -> str:
     return f"{' '.join(parts)} — {database.engine}"
 
 
-def _table(rows: Sequence[Any], *, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+def _columns(rows: Sequence[Any]) -> list[Column]:
+    """Job ids, batch ids and outcomes whole; URLs lose their middle, labels fold, timestamps go first."""
     if isinstance(rows[0], BatchRow):
-        for name in ("batch", "jobs", "with failures", "first", "last"):
-            table.add_column(name, justify="right" if name in ("jobs", "with failures") else "left")
-        for batch in rows:
-            table.add_row(batch.batch_id, str(batch.jobs), str(batch.with_failures), batch.first, batch.last)
-    elif isinstance(rows[0], LabelCount):
-        for name in ("kind", "label", "jobs"):
-            table.add_column(name, justify="right" if name == "jobs" else "left")
-        for count in rows:
-            table.add_row(count.kind, count.name, str(count.jobs))
-    else:
-        for name in ("finished", "batch", "job", "outcome", "image", "labels"):
-            table.add_column(name, overflow="fold")
-        for job in rows:
-            labels = ", ".join(
-                name if confidence is None else f"{name} {confidence:.2f}"
-                for _, name, confidence in job.labels[:_LABELS_SHOWN]
-            )
-            table.add_row(job.timestamp[:19].replace("T", " "), job.batch_id, job.id, job.outcome, job.image_url,
-                          labels)
-    return table
+        return [Column("batch", [b.batch_id for b in rows], give="keep"),
+                Column("jobs", [str(b.jobs) for b in rows], give="keep", justify="right"),
+                Column("with failures", [str(b.with_failures) for b in rows], give="keep", justify="right"),
+                Column("first", [b.first for b in rows], give="keep", drop=1),
+                Column("last", [b.last for b in rows], give="keep", drop=2)]
+    if isinstance(rows[0], LabelCount):
+        return [Column("kind", [c.kind for c in rows], give="keep", drop=1),
+                Column("label", [c.name for c in rows]),
+                Column("jobs", [str(c.jobs) for c in rows], give="keep", justify="right")]
+    labels = [", ".join(name if confidence is None else f"{name} {confidence:.2f}"
+                        for _, name, confidence in job.labels[:_LABELS_SHOWN]) for job in rows]
+    return [Column("finished", [job.timestamp[:19].replace("T", " ") for job in rows], give="keep", drop=1),
+            Column("batch", [job.batch_id for job in rows], give="keep", drop=2),
+            Column("job", [job.id for job in rows], give="keep"),
+            Column("outcome", [job.outcome for job in rows], give="keep"),
+            Column("image", [job.image_url for job in rows], give="middle", drop=3),
+            Column("labels", labels, drop=4)]

@@ -1,16 +1,16 @@
-"""Sample images for the main job, from installed packages (scikit-image's data, a Debian font)."""
+"""Sample images for the main job: photos shipped in ``sample_photos/`` (from scikit-image's data, public domain
+and CC0: see its SOURCES.md) and a sign rendered with a Debian font."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-import numpy as np
 import PIL.Image
 import PIL.ImageDraw
-import PIL.ImageEnhance
 import PIL.ImageFont
 
-__all__ = ["FONT_PATHS", "render_text", "write_samples"]
+__all__ = ["FONT_PATHS", "PHOTOS", "render_text", "write_samples"]
 
 FONT_PATHS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -36,25 +36,25 @@ def render_text(lines: list[str], size: int = 48) -> PIL.Image.Image:
     return image
 
 
-def write_samples(folder: Path) -> list[Path]:
-    """Write the sample photos as JPEG/PNG files into ``folder`` and return their paths."""
-    from skimage import data
+PHOTOS = Path(__file__).with_name("sample_photos")
+_ORDER = ("astronaut.jpg", "chelsea-the-cat.jpg", "coffee.jpg", "camera.png", "sign.png", "astronaut-again.jpg")
 
+
+def write_samples(folder: Path) -> list[Path]:
+    """Write the sample photos as JPEG/PNG files into ``folder`` and return their paths.
+
+    astronaut-again.jpg is the same face again, cropped, scaled and brighter: facematch should find the first one.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    astronaut = PIL.Image.fromarray(data.astronaut())
-    # The same face again, cropped, scaled and brighter: facematch should find the first one.
-    again = PIL.ImageEnhance.Brightness(astronaut.crop((60, 0, 420, 360)).resize((480, 480))).enhance(1.2)
-    images = {
-        "astronaut.jpg": astronaut,
-        "chelsea-the-cat.jpg": PIL.Image.fromarray(data.chelsea()),
-        "coffee.jpg": PIL.Image.fromarray(data.coffee()),
-        "camera.png": PIL.Image.fromarray(np.asarray(data.camera())).convert("RGB"),
-        "sign.png": render_text(["IMAGINEM PIPELINE", "reads text offline"]),
-        "astronaut-again.jpg": again,
-    }
     paths = []
-    for name, image in images.items():
+    for name in _ORDER:
         path = folder / name
-        image.save(path, quality=92) if name.endswith(".jpg") else image.save(path)
+        if name == "sign.png":
+            render_text(["IMAGINEM PIPELINE", "reads text offline"]).save(path)
+        elif name == "camera.png":  # shipped in grayscale, a third of the bytes; the pixels are the same
+            with PIL.Image.open(PHOTOS / name) as gray:
+                gray.convert("RGB").save(path)
+        else:
+            shutil.copyfile(PHOTOS / name, path)
         paths.append(path)
     return paths

@@ -39,6 +39,7 @@ from pipeline.host.http import HttpServer
 from pipeline.host.leases import Lease, Leases
 from pipeline.host.outage import Outage
 from pipeline.host.polling import PollSchedule
+from pipeline.host.storage_wait import STORAGE_WAIT_SECONDS, wait_for_storage
 from pipeline.host.supervisor import EXIT_CONFIG, EXIT_TIMED_OUT, Supervisor
 from pipeline.hostconfig import QueueConfig
 from pipeline.job import next_queue_named
@@ -46,7 +47,7 @@ from pipeline.settings import Settings
 from pipeline.storage import Storage
 from pipeline.untrusted import one_line
 
-__all__ = ["HttpRoute", "LocalHost", "QueueTrigger", "check_storage", "load_app", "triggers_of"]
+__all__ = ["HttpRoute", "LocalHost", "QueueTrigger", "load_app", "triggers_of"]
 
 _log = logging.getLogger(__name__)
 
@@ -297,17 +298,6 @@ def _worker_main(app_reference: str, settings: Settings, config: QueueConfig, wo
             on_timeout=lambda: os._exit(EXIT_TIMED_OUT)).run()
 
 
-def check_storage(storage: Storage) -> None:
-    """Fail at once, with the reason, when storage cannot be reached (the SDK would retry for a minute)."""
-    try:
-        storage.queue_service.get_service_properties(retry_total=0)
-    except AzureError as e:
-        first = one_line(str(e).splitlines()[0] if str(e) else "")
-        raise ConfigurationError(
-            f"storage is unreachable at {storage.queue_service.url} ({type(e).__name__}: {first}). "
-            "Is Azurite running (`imaginem azurite`) and AzureWebJobsStorage right?") from None
-
-
 class LocalHost:
     """Runs the HTTP routes and ``workers`` polling processes (or the calling thread).
 
@@ -316,8 +306,10 @@ class LocalHost:
     """
 
     def __init__(self, *, app: str | func.FunctionApp, settings: Settings, config: QueueConfig, workers: int = 1,
-                 http_port: int | None = 7071, threads: int | None = None, processes: bool | None = None) -> None:
-        """``app`` is ``module:attribute`` (needed for worker processes, which import it) or the app itself."""
+                 http_port: int | None = 7071, threads: int | None = None, processes: bool | None = None,
+                 storage_wait: float = STORAGE_WAIT_SECONDS) -> None:
+        """``app`` is ``module:attribute`` (needed for worker processes, which import it) or the app itself;
+        ``storage_wait`` is how long ``serve`` waits for storage to answer at the start."""
         self._processes = workers > 1 if processes is None else processes
         if self._processes and not isinstance(app, str):
             raise ValueError("worker processes import the app themselves: pass it as 'module:attribute'")
@@ -327,6 +319,7 @@ class LocalHost:
         self._config = config
         self._workers = workers
         self._http_port = http_port
+        self._storage_wait = storage_wait
         self.stop = threading.Event()
         self.ready = threading.Event()
         """Set once every trigger queue exists and the HTTP routes listen."""
@@ -336,12 +329,12 @@ class LocalHost:
     def serve(self) -> None:
         """Run until ``stop`` is set (or SIGINT/SIGTERM when called from the main thread).
 
-        Raises ``ConfigurationError`` when storage is unreachable at the start, the HTTP port is
-        taken, or a worker process reports a configuration error.
+        Raises ``StorageUnreachableError`` when storage does not answer within ``storage_wait`` seconds at the
+        start, ``ConfigurationError`` when the HTTP port is taken or a worker process reports a configuration error.
         """
         queues, routes = triggers_of(load_app(self._app) if isinstance(self._app, str) else self._app)
         storage = Storage.from_settings(self._settings)
-        check_storage(storage)
+        wait_for_storage(storage, timeout=self._storage_wait, stop=self.stop)
         for trigger in queues:
             storage.queue(trigger.queue_name)
         if self._http_port is not None and routes:

@@ -6,12 +6,15 @@ import argparse
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from pipeline.cli.consoles import TABLE_WIDTH
 from pipeline.cli.results import register
 from pipeline.host.azurite import free_port
 from pipeline.settings import Settings
+from pipeline.sql.connection import Database
 from pipeline.sql.pgserver import PostgresServer
 from pipeline.sql.writer import OutputWriter
 from tests.sql.conftest import Engine
@@ -75,16 +78,50 @@ def test_the_outcome_is_shown_and_filters_the_jobs(filled: Settings, capsys: pyt
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_the_table_piped_to_a_file_is_not_cut_at_80_columns(engine: Engine, monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("COLUMNS", raising=False)
+@pytest.mark.parametrize("columns", ["80", "100", None])
+def test_ids_and_outcomes_are_whole_at_any_width(filled: Settings, columns: str | None,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 23, item 6: at 80 columns every URL wrapped over ten lines; ids and outcomes were cut at 100."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)  # piped: laid out for PIPED_WIDTH
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert results(filled) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= int(columns or TABLE_WIDTH)
+    for job_id, outcome in (("job-car", "finished with failures"), ("job-dog", "succeeded"),
+                            ("job-cat", "succeeded")):
+        [row] = [line for line in lines if f"│ {job_id} " in line]
+        assert outcome in row
+
+
+def test_a_long_url_loses_its_middle_not_its_row(engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
     database = engine.database()
-    long_id = "job-" + "with-a-name-a-person-gave-it-" * 4
-    OutputWriter(database=database).write(job_message(long_id, tags=[("cat", 0.9)]))
+    message = job_message("job-1", tags=[("cat", 0.9)])
+    message["job_definition"]["input"]["image_url"] = "https://example.invalid/" + "folder/" * 30 + "photo.jpg"
+    OutputWriter(database=database).write(message)
     database.close()
     assert results(engine.settings) == 0
-    [row] = [line for line in capsys.readouterr().out.splitlines() if long_id in line]
-    assert f"https://example.invalid/{long_id}.jpg" in row and "cat 0.90" in row
+    [row] = [line for line in capsys.readouterr().out.splitlines() if "│ job-1 " in line]
+    assert "https://example.invalid/" in row and "…" in row and "/photo.jpg" in row and "cat 0.90" in row
+
+
+def test_the_embedded_database_read_is_named_and_never_created(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 23, item 7: run from another folder, results read another (or a new, empty) .imaginem silently."""
+    settings = replace(Settings.from_env({}), sql_connection_string="", data_dir=tmp_path / ".imaginem")
+    assert results(settings) == 4
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"no results database at {tmp_path / '.imaginem' / 'imaginem.db'}" in err and "IMAGINEM_DATA_DIR" in err
+    assert not (tmp_path / ".imaginem").exists()
+    database = Database.from_settings(settings)
+    OutputWriter(database=database).write(job_message("job-1"))
+    database.close()
+    assert results(settings) == 0
+    assert f"reading {tmp_path / '.imaginem' / 'imaginem.db'}" in capsys.readouterr().err
 
 
 def test_batches_and_label_counts(filled: Settings, capsys: pytest.CaptureFixture[str]) -> None:
