@@ -56,12 +56,11 @@ def _memory_mib() -> tuple[float, float]:
 
 def _seven_classifiers(settings: Settings) -> list[Any]:
     """The seven classifiers built as one worker of the Functions app builds them."""
-    from classifiers import facecrop, facedetection, facematch, faceprint, generalclassification, ocr, pipelineoutput
+    from classifiers.catalogue import CATALOGUE
     from pipeline.services import Services
 
     services = Services.from_settings(settings)
-    return [module.build(services) for module in (generalclassification, ocr, facedetection, facecrop, faceprint,
-                                                   facematch, pipelineoutput)]
+    return [spec.build(services) for spec in CATALOGUE]
 
 
 def _run(classifier: Any, job: Any, image: Any) -> dict[str, Any]:

@@ -79,22 +79,13 @@ def photos(size: tuple[int, int]) -> list[bytes]:
 
 def _models_worker(commands: Any, results: Any, barrier: Any) -> None:
     """Build every classifier once, then for each command: decode, warm up, wait, run, report."""
-    from classifiers import (
-        facecrop,
-        facedetection,
-        facematch,
-        faceprint,
-        generalclassification,
-        ocr,
-        pipelineoutput,
-    )
+    from classifiers.catalogue import CATALOGUE
     from pipeline.images import Image, decode_image
     from pipeline.job import parse_job
 
     settings = Settings.from_env()
     services = Services.from_settings(settings)
-    modules = (generalclassification, ocr, facedetection, facecrop, faceprint, facematch, pipelineoutput)
-    classifiers = {m.NAME: m.build(services) for m in modules}
+    classifiers = {spec.name: spec.build(services) for spec in CATALOGUE}
     pipeline = list(settings.pipeline_definition)
 
     def job(image: Image, job_id: str, batch: str, spent: dict[str, list[float]]) -> None:

@@ -7,6 +7,8 @@ import io
 from typing import Any
 
 from classifiers.face_limits import cap
+from classifiers.outputs import FaceCropOutput
+from classifiers.spec import ClassifierSpec
 from pipeline.errors import ClassifierError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -14,7 +16,7 @@ from pipeline.linked import job_prefix
 from pipeline.services import Services
 from pipeline.storage import Storage
 
-__all__ = ["NAME", "FaceCropClassifier", "build"]
+__all__ = ["NAME", "SPEC", "FaceCropClassifier", "build"]
 
 NAME = "facecrop"
 
@@ -64,3 +66,7 @@ def _box(face: Any, index: int, image: Image) -> tuple[int, int, int, int]:
 def build(services: Services) -> FaceCropClassifier:
     return FaceCropClassifier(storage=services.storage, container=services.settings.faces_container,
                               max_faces=services.settings.max_faces_per_image)
+
+
+SPEC = ClassifierSpec(name=NAME, needs=("facedetection",), service=None, needs_image=FaceCropClassifier.needs_image,
+                      output=FaceCropOutput, build=build)

@@ -8,12 +8,14 @@ from typing import Any
 
 from classifiers.backends.protocols import FaceDetector
 from classifiers.face_limits import cap
+from classifiers.outputs import FaceDetectionOutput
+from classifiers.spec import ClassifierSpec
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "FaceDetectionClassifier", "build"]
+__all__ = ["NAME", "SPEC", "FaceDetectionClassifier", "build"]
 
 NAME = "facedetection"
 
@@ -48,3 +50,7 @@ def build(services: Services) -> FaceDetectionClassifier:
             models = DlibModels(threads=services.settings.model_threads)
             return FaceDetectionClassifier(detector=make_local_detector(models),
                                            max_faces=services.settings.max_faces_per_image)
+
+
+SPEC = ClassifierSpec(name=NAME, needs=(), service="face", needs_image=FaceDetectionClassifier.needs_image,
+                      output=FaceDetectionOutput, build=build)

@@ -23,12 +23,14 @@ from classifiers.backends.local.face_snapshot import FaceSnapshots
 from classifiers.backends.local.face_store import DEFAULT_TABLE, FaceStore
 from classifiers.backends.protocols import FaceMatcher
 from classifiers.face_limits import cap, check_prints
+from classifiers.outputs import FaceMatchOutput
+from classifiers.spec import ClassifierSpec
 from pipeline.errors import ConfigurationError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "FacematchClassifier", "build"]
+__all__ = ["NAME", "SPEC", "FacematchClassifier", "build"]
 
 NAME = "facematch"
 _NEEDS = "faceprint"
@@ -67,3 +69,7 @@ def build(services: Services) -> FacematchClassifier:
                                        max_faces=services.settings.max_faces_per_image)
         case other:
             raise ConfigurationError(f"facematch has no backend {other!r}")
+
+
+SPEC = ClassifierSpec(name=NAME, needs=(_NEEDS,), service="face", needs_image=FacematchClassifier.needs_image,
+                      output=FaceMatchOutput, build=build)

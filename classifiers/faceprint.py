@@ -10,12 +10,14 @@ from typing import Any
 
 from classifiers.backends.protocols import FacePrinter
 from classifiers.face_limits import FACE_BATCH, batches, cap
+from classifiers.outputs import FacePrintOutput
+from classifiers.spec import ClassifierSpec
 from pipeline.errors import ClassifierError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "FacePrintClassifier", "build"]
+__all__ = ["NAME", "SPEC", "FacePrintClassifier", "build"]
 
 NAME = "faceprint"
 _NEEDS = "facedetection"
@@ -64,3 +66,7 @@ def build(services: Services) -> FacePrintClassifier:
             models = DlibModels(threads=services.settings.model_threads)
             return FacePrintClassifier(printer=DlibFacePrinter(models=models),
                                        max_faces=services.settings.max_faces_per_image)
+
+
+SPEC = ClassifierSpec(name=NAME, needs=(_NEEDS,), service="face", needs_image=FacePrintClassifier.needs_image,
+                      output=FacePrintOutput, build=build)

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from classifiers.backends.protocols import FaceDetector, ImageAnalyzer
+from classifiers.outputs import GeneralClassificationOutput
+from classifiers.spec import ClassifierSpec
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "GeneralClassifier", "build", "make_local_analyzer"]
+__all__ = ["NAME", "SPEC", "GeneralClassifier", "build", "make_local_analyzer"]
 
 NAME = "generalclassification"
 
@@ -62,3 +64,7 @@ def build(services: Services) -> GeneralClassifier:
             return GeneralClassifier(analyzer=make_image_analyzer(services))
         case "local":
             return GeneralClassifier(analyzer=make_local_analyzer(threads=services.settings.model_threads))
+
+
+SPEC = ClassifierSpec(name=NAME, needs=(), service="vision", needs_image=GeneralClassifier.needs_image,
+                      output=GeneralClassificationOutput, build=build)

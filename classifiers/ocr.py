@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from classifiers.backends.protocols import TextReader
+from classifiers.outputs import OcrOutput
+from classifiers.spec import ClassifierSpec
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "OcrClassifier", "build"]
+__all__ = ["NAME", "SPEC", "OcrClassifier", "build"]
 
 NAME = "ocr"
 
@@ -41,3 +43,7 @@ def build(services: Services) -> OcrClassifier:
             from classifiers.backends.local.rapid_ocr import RapidTextReader
 
             return OcrClassifier(reader=RapidTextReader(threads=services.settings.model_threads))
+
+
+SPEC = ClassifierSpec(name=NAME, needs=(), service="vision", needs_image=OcrClassifier.needs_image,
+                      output=OcrOutput, build=build)

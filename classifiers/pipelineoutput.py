@@ -26,6 +26,8 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from classifiers.outputs import PipelineOutputOutput
+from classifiers.spec import ClassifierSpec
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.logs import PIPELINELOGS, PipelineLog
@@ -34,7 +36,7 @@ from pipeline.services import Services
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter
 
-__all__ = ["NAME", "PipelineoutputClassifier", "build"]
+__all__ = ["NAME", "SPEC", "PipelineoutputClassifier", "build"]
 
 NAME = "pipelineoutput"
 
@@ -74,3 +76,7 @@ def build(services: Services) -> PipelineoutputClassifier:
     """SQL_CONNECTION_STRING through pyodbc, else the embedded SQLite file; it connects at the first job."""
     log = PipelineLog(services.storage.table(PIPELINELOGS, create=False))
     return PipelineoutputClassifier(writer=OutputWriter(database=Database.from_settings(services.settings)), log=log)
+
+
+SPEC = ClassifierSpec(name=NAME, needs=(), service=None, needs_image=PipelineoutputClassifier.needs_image,
+                      output=PipelineOutputOutput, build=build)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from classifiers.names import AZURE_SERVICES
 from pipeline.errors import ConfigurationError
 
 __all__ = ["AZURITE_CONNECTION_STRING", "SETTINGS", "Setting", "Settings", "azurite_connection_string"]
@@ -38,6 +39,10 @@ def azurite_connection_string(
 AZURITE_CONNECTION_STRING = azurite_connection_string()
 
 Backend = Literal["auto", "local", "azure"]
+
+
+def _backend_setting(classifier: str) -> str:
+    return f"{classifier.upper()}_BACKEND"
 
 
 @dataclass(frozen=True)
@@ -69,11 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQL_CONNECTION_STRING", "", "pyodbc connection string for pipeline_output; "
             "an embedded SQLite file in IMAGINEM_DATA_DIR when empty", secret=True),
     Setting("FACES_CONTAINER", "faces", "blob container for the faces cropped by facecrop"),
-    Setting("GENERALCLASSIFICATION_BACKEND", "auto", "auto, local or azure"),
-    Setting("OCR_BACKEND", "auto", "auto, local or azure"),
-    Setting("FACEDETECTION_BACKEND", "auto", "auto, local or azure"),
-    Setting("FACEPRINT_BACKEND", "auto", "auto, local or azure"),
-    Setting("FACEMATCH_BACKEND", "auto", "auto, local or azure"),
+    *(Setting(_backend_setting(name), "auto", "auto, local or azure") for name in AZURE_SERVICES),
     Setting("OCR_MODE", "ocr", "ocr (synchronous OCR API) or read (asynchronous Read API) on Azure"),
     Setting("FACE_MATCH_THRESHOLD", "0.5", "largest Euclidean distance between two face prints "
             "that still counts as the same person (local backend)"),
@@ -191,10 +192,7 @@ class Settings:
             face_api_key=get("FACE_API_KEY"),
             sql_connection_string=get("SQL_CONNECTION_STRING"),
             faces_container=get("FACES_CONTAINER"),
-            backends={
-                name: _backend(get(f"{name.upper()}_BACKEND"), f"{name.upper()}_BACKEND")
-                for name in ("generalclassification", "ocr", "facedetection", "faceprint", "facematch")
-            },
+            backends={name: _backend(get(_backend_setting(name)), _backend_setting(name)) for name in AZURE_SERVICES},
             ocr_mode=ocr_mode,  # type: ignore[arg-type]
             face_match_threshold=_number(env, "FACE_MATCH_THRESHOLD", float),
             image_max_bytes=int(_number(env, "IMAGE_MAX_BYTES", int)),
@@ -217,8 +215,10 @@ class Settings:
         choice = self.backends.get(classifier, "auto")
         if choice != "auto":
             return choice
-        if classifier in ("generalclassification", "ocr"):
-            return "azure" if self.vision_endpoint and self.vision_api_key else "local"
-        if classifier in ("facedetection", "faceprint", "facematch"):
-            return "azure" if self.face_endpoint and self.face_api_key else "local"
-        return "local"
+        match AZURE_SERVICES.get(classifier):
+            case "vision":
+                return "azure" if self.vision_endpoint and self.vision_api_key else "local"
+            case "face":
+                return "azure" if self.face_endpoint and self.face_api_key else "local"
+            case None:
+                return "local"
