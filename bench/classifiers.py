@@ -32,12 +32,9 @@ from facematch_search import median_ms as search_ms  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels  # noqa: E402
-from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model  # noqa: E402
-from classifiers.backends.local.imagenet_tagger import ImageNetTagger  # noqa: E402
-from classifiers.backends.local.rapid_ocr import RapidTextReader  # noqa: E402
-from classifiers.backends.local.yunet_faces import make_local_detector  # noqa: E402
-from classifiers.generalclassification import make_local_analyzer  # noqa: E402
+from classifiers.backends.factory import local_image_analyzer  # noqa: E402
+from classifiers.backends.local.dlib_faces import DlibFaceDetector  # noqa: E402
+from classifiers.backends.local.models import ModelCache  # noqa: E402
 from pipeline.job import parse_job  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
@@ -109,12 +106,10 @@ def main() -> None:
 
     job = parse_job({"job_definition": {"id": "bench", "input": {"image_url": "bench.jpg"},
                                         "processing_pipeline": ["facedetection"]}})
-    analyzer = make_local_analyzer()
-    tagger = ImageNetTagger(model=EfficientNetLite0Model())
-    reader = RapidTextReader()
-    models = DlibModels()
-    detector, printer = make_local_detector(models), DlibFacePrinter(models=models)
-    hog = DlibFaceDetector(models=models)
+    models = ModelCache(threads=2)
+    analyzer = local_image_analyzer(models)
+    tagger, reader, detector, printer = models.tags, models.ocr, models.face_detector, models.face_printer
+    hog = DlibFaceDetector(models=models.face_networks)
 
     rows: list[tuple[str, str, str, str]] = []
     cells: dict[str, dict[str, float]] = {name: {} for name in TARGETS}

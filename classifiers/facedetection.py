@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from classifiers.backends import factory as backends
 from classifiers.backends.protocols import FaceDetector
 from classifiers.face_limits import cap
 from classifiers.outputs import FaceDetectionOutput
@@ -37,19 +38,9 @@ class FaceDetectionClassifier:
 
 def build(services: Services) -> FaceDetectionClassifier:
     """YuNet checked by dlib's CNN (HOG without yuface), or the Face service with FACE_ENDPOINT and key."""
-    match services.settings.backend_for(NAME):
-        case "azure":
-            from classifiers.backends.azure import make_face_detector
-
-            return FaceDetectionClassifier(detector=make_face_detector(services),
-                                           max_faces=services.settings.max_faces_per_image)
-        case "local":
-            from classifiers.backends.local.dlib_faces import DlibModels
-            from classifiers.backends.local.yunet_faces import make_local_detector
-
-            models = DlibModels(threads=services.settings.model_threads)
-            return FaceDetectionClassifier(detector=make_local_detector(models),
-                                           max_faces=services.settings.max_faces_per_image)
+    detector = backends.face_detector(NAME, settings=services.settings, storage=services.storage,
+                                      models=services.models)
+    return FaceDetectionClassifier(detector=detector, max_faces=services.settings.max_faces_per_image)
 
 
 SPEC = ClassifierSpec(name=NAME, needs=(), service="face", needs_image=FaceDetectionClassifier.needs_image,

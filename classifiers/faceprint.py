@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from classifiers.backends import factory as backends
 from classifiers.backends.protocols import FacePrinter
 from classifiers.face_limits import FACE_BATCH, batches, cap
 from classifiers.outputs import FacePrintOutput
@@ -54,18 +55,9 @@ def _with_ids(faces: list[Any], job: Job) -> list[Any]:
 
 def build(services: Services) -> FacePrintClassifier:
     """dlib's ResNet descriptor, or Face service faceIds when FACE_ENDPOINT and FACE_API_KEY are set."""
-    match services.settings.backend_for(NAME):
-        case "azure":
-            from classifiers.backends.azure import make_face_printer
-
-            return FacePrintClassifier(printer=make_face_printer(services),
-                                       max_faces=services.settings.max_faces_per_image)
-        case "local":
-            from classifiers.backends.local.dlib_faces import DlibFacePrinter, DlibModels
-
-            models = DlibModels(threads=services.settings.model_threads)
-            return FacePrintClassifier(printer=DlibFacePrinter(models=models),
-                                       max_faces=services.settings.max_faces_per_image)
+    printer = backends.face_printer(NAME, settings=services.settings, storage=services.storage,
+                                    models=services.models)
+    return FacePrintClassifier(printer=printer, max_faces=services.settings.max_faces_per_image)
 
 
 SPEC = ClassifierSpec(name=NAME, needs=(_NEEDS,), service="face", needs_image=FacePrintClassifier.needs_image,

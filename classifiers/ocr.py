@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from classifiers.backends import factory as backends
 from classifiers.backends.protocols import TextReader
 from classifiers.outputs import OcrOutput
 from classifiers.spec import ClassifierSpec
@@ -34,15 +35,8 @@ class OcrClassifier:
 
 def build(services: Services) -> OcrClassifier:
     """RapidOCR's bundled PP-OCR models, or Computer Vision when VISION_ENDPOINT and VISION_API_KEY are set."""
-    match services.settings.backend_for(NAME):
-        case "azure":
-            from classifiers.backends.azure import make_text_reader
-
-            return OcrClassifier(reader=make_text_reader(services))
-        case "local":
-            from classifiers.backends.local.rapid_ocr import RapidTextReader
-
-            return OcrClassifier(reader=RapidTextReader(threads=services.settings.model_threads))
+    return OcrClassifier(reader=backends.text_reader(NAME, settings=services.settings, storage=services.storage,
+                                                     models=services.models))
 
 
 SPEC = ClassifierSpec(name=NAME, needs=(), service="vision", needs_image=OcrClassifier.needs_image,

@@ -5,8 +5,9 @@ Built once where the app is wired (``function_app.py``, tests, the CLI) and pass
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from classifiers.backends.local.models import ModelCache
 from pipeline.dependencies import Dependencies
 from pipeline.settings import Settings
 from pipeline.storage import Storage
@@ -19,6 +20,8 @@ class Services:
     settings: Settings
     storage: Storage
     dependencies: Dependencies
+    models: ModelCache = field(default_factory=ModelCache)
+    """The worker's local models, each loaded once and shared by the classifiers that use it."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -26,4 +29,5 @@ class Services:
             settings=settings,
             storage=Storage.from_settings(settings),
             dependencies=Dependencies.load(),
+            models=ModelCache(threads=settings.model_threads),
         )

@@ -16,6 +16,7 @@ import pytest
 from skimage import data
 
 from classifiers import generalclassification
+from classifiers.backends.factory import local_image_analyzer
 from classifiers.backends.local import people
 from classifiers.backends.local.caption import compose_caption
 from classifiers.backends.local.colors import COLOR_NAMES, analyze_colors
@@ -24,6 +25,7 @@ from classifiers.backends.local.efficientnet_weights import read_state_dict
 from classifiers.backends.local.imagenet_labels import load_imagenet_labels
 from classifiers.backends.local.imagenet_tagger import ImageNetTagger
 from classifiers.backends.local.imagetype import analyze_image_type
+from classifiers.backends.local.models import ModelCache
 from pipeline.dependencies import Dependencies
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.images import Image, decode_image
@@ -81,7 +83,7 @@ def job() -> Job:
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> generalclassification.GeneralClassifier:
-    analyzer = generalclassification.make_local_analyzer()
+    analyzer = local_image_analyzer(ModelCache(threads=2))
     return generalclassification.GeneralClassifier(analyzer=analyzer)
 
 

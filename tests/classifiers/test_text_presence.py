@@ -10,7 +10,9 @@ import PIL.ImageFont
 import pytest
 
 from classifiers import generalclassification
+from classifiers.backends.factory import local_image_analyzer
 from classifiers.backends.local.imagetype import pixel_statistics, pixel_tags
+from classifiers.backends.local.models import ModelCache
 from classifiers.backends.local.text_presence import TextPresence, text_tags, worth_a_look
 from pipeline.images import Image
 from pipeline.job import Job, parse_job
@@ -38,7 +40,7 @@ def detector() -> TextPresence:
 
 @pytest.fixture(scope="module")
 def classifier() -> generalclassification.GeneralClassifier:
-    return generalclassification.GeneralClassifier(analyzer=generalclassification.make_local_analyzer())
+    return generalclassification.GeneralClassifier(analyzer=local_image_analyzer(ModelCache(threads=2)))
 
 
 @pytest.fixture(scope="module")
