@@ -90,8 +90,8 @@ def worker_memory() -> None:
         table.add_column(column, justify="right")
     table.add_row(f"{before:.0f}", f"{rss:.0f}", f"{peak:.0f}")
     Console(width=120).print(table)
-    if failed:
-        Console().print(f"classifiers without output: {', '.join(failed)}")
+    faces = len(job.job_output.get("facedetection", {}).get("faces", []))
+    Console().print(f"faces found and printed: {faces}; classifiers without output: {', '.join(failed) or 'none'}")
 
 
 def main() -> None:
