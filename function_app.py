@@ -7,15 +7,16 @@ import azure.functions as func
 from classifiers.catalogue import CATALOGUE
 from dashboard import dashboard_blueprint
 from pipeline.api import dependencies_blueprint
-from pipeline.dependencies import Dependencies
 from pipeline.functions import classifier_blueprint, step_runner
+from pipeline.root import Root
 
 logging.getLogger("azure").setLevel(logging.WARNING)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-runner = step_runner()
+root = Root()  # the settings, storage, database, dependency graph and models of this worker process
+runner = step_runner(root=root)
 
 for spec in CATALOGUE:
     app.register_functions(classifier_blueprint(spec.name, spec.build, runner))
-app.register_functions(dependencies_blueprint(Dependencies.load()))
-app.register_functions(dashboard_blueprint())
+app.register_functions(dependencies_blueprint(root.dependencies))
+app.register_functions(dashboard_blueprint(root=root))

@@ -13,7 +13,7 @@ it knows about failures that leave no trace in the message (a step that raised a
 A step the entity has no state for (the entity unreadable, a queue listed twice) is judged from
 the message: it failed if it left no output.
 
-The classifier holds one ``Database`` for its worker, so messages reuse the connection. When
+The classifier holds its worker's ``Database`` (``Services.database``), so messages reuse the connection. When
 the server is down or the login fails it raises ``RetryableError``: the step runner records
 it in pipelinelogs and the host retries the message, then poisons it.
 """
@@ -33,7 +33,6 @@ from pipeline.job import Job
 from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.progress import JobOutcome, failed_before
 from pipeline.services import Services
-from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter
 
 __all__ = ["NAME", "SPEC", "PipelineoutputClassifier", "build"]
@@ -75,7 +74,7 @@ class PipelineoutputClassifier:
 def build(services: Services) -> PipelineoutputClassifier:
     """SQL_CONNECTION_STRING through pyodbc, else the embedded SQLite file; it connects at the first job."""
     log = PipelineLog(services.storage.table(PIPELINELOGS, create=False))
-    return PipelineoutputClassifier(writer=OutputWriter(database=Database.from_settings(services.settings)), log=log)
+    return PipelineoutputClassifier(writer=OutputWriter(database=services.database), log=log)
 
 
 SPEC = ClassifierSpec(name=NAME, needs=(), service=None, needs_image=PipelineoutputClassifier.needs_image,
