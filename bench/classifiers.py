@@ -35,6 +35,7 @@ from rich.table import Table  # noqa: E402
 from classifiers.backends.factory import local_image_analyzer  # noqa: E402
 from classifiers.backends.local.dlib_faces import DlibFaceDetector  # noqa: E402
 from classifiers.backends.local.models import ModelCache  # noqa: E402
+from pipeline.classifier import NO_CONTEXT  # noqa: E402
 from pipeline.job import parse_job  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
@@ -61,7 +62,7 @@ def _seven_classifiers(settings: Settings) -> list[Any]:
 
 
 def _run(classifier: Any, job: Any, image: Any) -> dict[str, Any]:
-    output: dict[str, Any] = classifier(job, image if classifier.needs_image else None)
+    output: dict[str, Any] = classifier(job, image if classifier.needs_image else None, NO_CONTEXT)
     return output
 
 

@@ -38,6 +38,7 @@ import PIL.Image
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.classifier import NO_CONTEXT
 from pipeline.host.azurite import start_azurite
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
@@ -99,7 +100,7 @@ def _models_worker(commands: Any, results: Any, barrier: Any) -> None:
             classifier = classifiers[name]
             start = time.perf_counter()
             try:
-                output = classifier(current, image if classifier.needs_image else None)
+                output = classifier(current, image if classifier.needs_image else None, NO_CONTEXT)
             except Exception:  # as in the pipeline: the failure is the step's result and the job goes on
                 output = None
             spent.setdefault(name, []).append((time.perf_counter() - start) * 1000)

@@ -9,6 +9,7 @@ from typing import Any
 from classifiers.face_limits import cap
 from classifiers.outputs import FaceCropOutput
 from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -30,7 +31,7 @@ class FaceCropClassifier:
         self._container = container
         self._max_faces = max_faces
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         detection = job.job_output.get("facedetection")
         if not isinstance(detection, dict) or not isinstance(detection.get("faces"), list):
             raise MissingDependencyError(NAME, "facedetection")

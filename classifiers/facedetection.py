@@ -11,6 +11,7 @@ from classifiers.backends.protocols import FaceDetector
 from classifiers.face_limits import cap
 from classifiers.outputs import FaceDetectionOutput
 from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -29,7 +30,7 @@ class FaceDetectionClassifier:
         self._detector = detector
         self._max_faces = max_faces
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         if image is None:
             raise ClassifierError(f"{NAME} needs the job's image")
         faces, capped = cap(self._detector.detect(image, job), self._max_faces)

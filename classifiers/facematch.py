@@ -22,6 +22,7 @@ from classifiers.backends.protocols import FaceMatcher
 from classifiers.face_limits import cap, check_prints
 from classifiers.outputs import FaceMatchOutput
 from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -41,7 +42,7 @@ class FacematchClassifier:
         self._matcher = matcher
         self._max_faces = max_faces
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         printed = job.job_output.get(_NEEDS)
         if not isinstance(printed, Mapping) or not isinstance(printed.get("faces"), list):
             raise MissingDependencyError(NAME, _NEEDS)

@@ -13,6 +13,7 @@ from classifiers.backends.protocols import FacePrinter
 from classifiers.face_limits import FACE_BATCH, batches, cap
 from classifiers.outputs import FacePrintOutput
 from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -32,7 +33,7 @@ class FacePrintClassifier:
         self._printer = printer
         self._max_faces = max_faces
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         detected = job.job_output.get(_NEEDS)
         if not isinstance(detected, Mapping) or not isinstance(detected.get("faces"), list):
             raise MissingDependencyError(NAME, _NEEDS)

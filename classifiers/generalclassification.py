@@ -9,6 +9,7 @@ from classifiers.backends import factory as backends
 from classifiers.backends.protocols import ImageAnalyzer
 from classifiers.outputs import GeneralClassificationOutput
 from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -26,7 +27,7 @@ class GeneralClassifier:
     def __init__(self, *, analyzer: ImageAnalyzer) -> None:
         self._analyzer = analyzer
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         if image is None:
             raise ClassifierError(f"{NAME} needs the job's image")
         return {**self._analyzer.analyze(image), "backend": self._analyzer.backend}

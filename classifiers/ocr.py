@@ -10,6 +10,7 @@ from classifiers.backends import factory as backends
 from classifiers.backends.protocols import TextReader
 from classifiers.outputs import OcrOutput
 from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -27,7 +28,7 @@ class OcrClassifier:
     def __init__(self, *, reader: TextReader) -> None:
         self._reader = reader
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         if image is None:
             raise ClassifierError(f"{NAME} needs the job's image")
         return {**self._reader.read(image), "backend": self._reader.backend}
