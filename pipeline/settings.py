@@ -45,6 +45,12 @@ def _backend_setting(classifier: str) -> str:
     return f"{classifier.upper()}_BACKEND"
 
 
+def _using(service: str) -> str:
+    """The classifiers that can use ``service``, as a phrase: "a, b and c"."""
+    names = [name for name, used in AZURE_SERVICES.items() if used == service]
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+
+
 @dataclass(frozen=True)
 class Setting:
     """One app setting: its name, its default, and whether it only makes sense on a laptop."""
@@ -65,11 +71,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PIPELINE_DEFINITION",
             "generalclassification,ocr,facedetection,facecrop,faceprint,facematch,pipelineoutput",
             "comma-separated queues a job visits when its message names neither a pipeline nor classifiers"),
-    Setting("VISION_ENDPOINT", "", "Computer Vision endpoint; with VISION_API_KEY switches "
-            "generalclassification and ocr to Azure"),
+    Setting("VISION_ENDPOINT", "", f"Computer Vision endpoint; with VISION_API_KEY switches {_using('vision')} "
+            "to Azure"),
     Setting("VISION_API_KEY", "", "Computer Vision key", secret=True),
-    Setting("FACE_ENDPOINT", "", "Face endpoint; with FACE_API_KEY switches facedetection, "
-            "faceprint and facematch to Azure"),
+    Setting("FACE_ENDPOINT", "", f"Face endpoint; with FACE_API_KEY switches {_using('face')} to Azure"),
     Setting("FACE_API_KEY", "", "Face key", secret=True),
     Setting("SQL_CONNECTION_STRING", "", "pyodbc connection string for pipeline_output; "
             "an embedded SQLite file in IMAGINEM_DATA_DIR when empty", secret=True),
