@@ -69,7 +69,7 @@ def test_forged_faces_past_the_cap_are_not_cropped_and_the_cap_is_recorded(servi
     crop = facecrop.FaceCropClassifier(storage=services.storage, container=f"faces{unique}", max_faces=5)
     job = parse_job(job_message("job-5", ["facecrop"], batch_id=f"b{unique}",
                                 output=faces(*[(i, 0, 10, 10) for i in range(40)])))
-    output = crop(job, decode_image(picture()))
+    output = crop(job, decode_image(picture()), NO_CONTEXT)
     assert len(output["facesUrls"]) == 5 and output["faces_capped"] == {"limit": 5, "found": 40}
     written = [b.name for b in services.storage.container(f"faces{unique}").list_blobs()]
     assert sorted(written) == [f"b{unique}/job-5/face-{i:03d}.png" for i in range(5)]
@@ -78,5 +78,5 @@ def test_forged_faces_past_the_cap_are_not_cropped_and_the_cap_is_recorded(servi
 def test_the_same_job_id_in_two_batches_gets_two_sets_of_crops(services: Services, unique: str) -> None:
     crop = classifier(services, unique)
     urls = [crop(parse_job(job_message("same", ["facecrop"], batch_id=batch, output=faces((10, 20, 50, 60)))),
-                 decode_image(picture()))["facesUrls"][0] for batch in ("a", "b")]
+                 decode_image(picture()), NO_CONTEXT)["facesUrls"][0] for batch in ("a", "b")]
     assert urls[0] != urls[1] and urls[0].endswith("/a/same/face-000.png") and urls[1].endswith("/b/same/face-000.png")

@@ -95,7 +95,7 @@ def test_a_small_picture_is_not_enlarged(classifier: facedetection.FaceDetection
 def test_a_face_cut_by_the_edge_has_its_box_clipped_to_the_picture(
         classifier: facedetection.FaceDetectionClassifier) -> None:
     cut = encode(photo("astronaut").pil.crop((190, 0, 512, 512)))
-    [face] = classifier(make_job(), cut)["faces"]
+    [face] = classifier(make_job(), cut, NO_CONTEXT)["faces"]
     rect = face["faceRectangle"]
     assert rect["left"] == 0 and rect["width"] > 40
     assert rect["left"] + rect["width"] <= cut.width and rect["top"] + rect["height"] <= cut.height
@@ -154,9 +154,9 @@ def test_several_threads_share_one_detector_safely(classifier: facedetection.Fac
     from concurrent.futures import ThreadPoolExecutor
 
     pictures = [photo("astronaut"), photo("coffee"), photo("chelsea"), photo("astronaut")] * 3
-    expected = [len(classifier(make_job(), p)["faces"]) for p in pictures[:4]] * 3
+    expected = [len(classifier(make_job(), p, NO_CONTEXT)["faces"]) for p in pictures[:4]] * 3
     with ThreadPoolExecutor(4) as pool:
-        found = list(pool.map(lambda p: len(classifier(make_job(), p)["faces"]), pictures, NO_CONTEXT))
+        found = list(pool.map(lambda p: len(classifier(make_job(), p, NO_CONTEXT)["faces"]), pictures))
     assert found == expected == [1, 0, 0, 1] * 3
 
 
@@ -223,5 +223,5 @@ def test_several_threads_share_one_yunet_detector_safely(yunet: facedetection.Fa
 
     pictures = [photo("astronaut"), photo("camera"), photo("chelsea"), photo("astronaut")] * 3
     with ThreadPoolExecutor(4) as pool:
-        found = list(pool.map(lambda p: len(yunet(make_job(), p)["faces"]), pictures, NO_CONTEXT))
+        found = list(pool.map(lambda p: len(yunet(make_job(), p, NO_CONTEXT)["faces"]), pictures))
     assert found == [1, 1, 0, 1] * 3

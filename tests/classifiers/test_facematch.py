@@ -168,9 +168,10 @@ def test_redelivered_job_neither_matches_itself_nor_duplicates_rows(
 ) -> None:
     v, w = unit(rng), unit(rng)
     message = job("job-r", [face("r1", v), face("r2", w, RECT_B)])
-    first = classifier(store)(message, None)
-    again = classifier(store)(message, None)
-    elsewhere = classifier(FaceStore(table=services.storage.table(table_name), refresh_interval=0))(message, None)
+    first = classifier(store)(message, None, NO_CONTEXT)
+    again = classifier(store)(message, None, NO_CONTEXT)
+    elsewhere = classifier(FaceStore(table=services.storage.table(table_name), refresh_interval=0))(message, None,
+                                                                                                  NO_CONTEXT)
     assert first == again == elsewhere
     assert all(f["matches"] == [] for f in first["matches"])
     rows = list(services.storage.table(table_name).list_entities())

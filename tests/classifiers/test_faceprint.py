@@ -56,7 +56,7 @@ def prints_of(image: Image, detection: dict[str, Any], printer: faceprint.FacePr
 
 def only_print(image: Image, detect: facedetection.FaceDetectionClassifier,
                printer: faceprint.FacePrintClassifier) -> np.ndarray:
-    [vector] = prints_of(image, detect(make_job(), image), printer)
+    [vector] = prints_of(image, detect(make_job(), image, NO_CONTEXT), printer)
     return vector
 
 
@@ -67,7 +67,7 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
 def test_each_detected_face_gets_a_128_number_print(
         detect: facedetection.FaceDetectionClassifier, printer: faceprint.FacePrintClassifier) -> None:
     image = photo("astronaut")
-    detection = detect(make_job(), image)
+    detection = detect(make_job(), image, NO_CONTEXT)
     output = printer(make_job({"facedetection": detection}), image, NO_CONTEXT)
 
     assert output["backend"] == "local"
@@ -120,7 +120,7 @@ def test_prints_are_dlibs_own_descriptors(detect: facedetection.FaceDetectionCla
     canvas.paste(photo("astronaut").pil, (0, 0))
     canvas.paste(photo("astronaut").pil.resize((400, 400)).transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT), (600, 60))
     image = encode(canvas)
-    detection = detect(group, image)
+    detection = detect(group, image, NO_CONTEXT)
     assert len(detection["faces"]) == 2
     ours = prints_of(image, detection, printer)
 
