@@ -1,34 +1,22 @@
-"""The Functions app: wiring only. One queue-triggered function per classifier, plus the HTTP API."""
+"""The Functions app: wiring only. One queue-triggered function per classifier of the catalogue, plus the HTTP API."""
 
 import logging
 
 import azure.functions as func
 
-from classifiers import (
-    facecrop,
-    facedetection,
-    facematch,
-    faceprint,
-    generalclassification,
-    ocr,
-    pipelineoutput,
-)
+from classifiers.catalogue import CATALOGUE
 from dashboard import dashboard_blueprint
 from pipeline.api import dependencies_blueprint
-from pipeline.dependencies import Dependencies
 from pipeline.functions import classifier_blueprint, step_runner
+from pipeline.root import Root
 
 logging.getLogger("azure").setLevel(logging.WARNING)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-runner = step_runner()
+root = Root()  # the settings, storage, database, dependency graph and models of this worker process
+runner = step_runner(root=root)
 
-app.register_functions(classifier_blueprint(generalclassification.NAME, generalclassification.build, runner))
-app.register_functions(classifier_blueprint(ocr.NAME, ocr.build, runner))
-app.register_functions(classifier_blueprint(facedetection.NAME, facedetection.build, runner))
-app.register_functions(classifier_blueprint(facecrop.NAME, facecrop.build, runner))
-app.register_functions(classifier_blueprint(faceprint.NAME, faceprint.build, runner))
-app.register_functions(classifier_blueprint(facematch.NAME, facematch.build, runner))
-app.register_functions(classifier_blueprint(pipelineoutput.NAME, pipelineoutput.build, runner))
-app.register_functions(dependencies_blueprint(Dependencies.load()))
-app.register_functions(dashboard_blueprint())
+for spec in CATALOGUE:
+    app.register_functions(classifier_blueprint(spec.name, spec.build, runner))
+app.register_functions(dependencies_blueprint(root.dependencies))
+app.register_functions(dashboard_blueprint(root=root))

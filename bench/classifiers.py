@@ -6,6 +6,7 @@ for a text image, generalclassification ≤ 40 ms (the tags model), facematch se
 The per-part breakdowns are in classifiers_general.py, classifiers_faces_ocr.py and facematch_search.py.
 
     .venv/bin/python bench/classifiers.py [--repeat 10] [--skip-million]
+    .venv/bin/python bench/classifiers.py --worker   # only: a worker's memory with the seven classifiers
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
+import tempfile
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 # This file's name would hide the `classifiers` package: the project first, bench/ (for its siblings) last.
 _BENCH = Path(__file__).resolve().parent
@@ -28,13 +32,12 @@ from facematch_search import median_ms as search_ms  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels  # noqa: E402
-from classifiers.backends.local.efficientnet_model import EfficientNetLite0Model  # noqa: E402
-from classifiers.backends.local.imagenet_tagger import ImageNetTagger  # noqa: E402
-from classifiers.backends.local.rapid_ocr import RapidTextReader  # noqa: E402
-from classifiers.backends.local.yunet_faces import make_local_detector  # noqa: E402
-from classifiers.generalclassification import make_local_analyzer  # noqa: E402
+from classifiers.backends.factory import local_image_analyzer  # noqa: E402
+from classifiers.backends.local.dlib_faces import DlibFaceDetector  # noqa: E402
+from classifiers.backends.local.models import ModelCache  # noqa: E402
+from pipeline.classifier import NO_CONTEXT  # noqa: E402
 from pipeline.job import parse_job  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
 
 SIZES = {"640×480": (640, 480), "3 MP": (2048, 1536)}
 TARGETS = {"generalclassification: tags model": "≤ 40", "generalclassification: whole output": "",
@@ -42,20 +45,72 @@ TARGETS = {"generalclassification: tags model": "≤ 40", "generalclassification
            "faceprint (per face)": "≤ 70"}
 
 
+def _memory_mib() -> tuple[float, float]:
+    """This process's resident memory now and at its peak (VmRSS, VmHWM), MiB."""
+    with open("/proc/self/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _seven_classifiers(settings: Settings) -> list[Any]:
+    """The seven classifiers built as one worker of the Functions app builds them."""
+    from classifiers.catalogue import CATALOGUE
+    from pipeline.services import Services
+
+    services = Services.from_settings(settings)
+    return [spec.build(services) for spec in CATALOGUE]
+
+
+def _run(classifier: Any, job: Any, image: Any) -> dict[str, Any]:
+    output: dict[str, Any] = classifier(job, image if classifier.needs_image else None, NO_CONTEXT)
+    return output
+
+
+def worker_memory() -> None:
+    """One job through the seven classifiers of one worker (local models, Azurite, SQLite); its memory."""
+    from pipeline.host.azurite import start_azurite
+
+    emulator = start_azurite()
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            settings = replace(Settings.from_env({}), storage_connection_string=emulator.connection_string,
+                               data_dir=Path(data))
+            before = _memory_mib()[0]
+            classifiers = _seven_classifiers(settings)
+            job = parse_job({"job_definition": {"id": "bench-worker", "input": {"image_url": "portrait.jpg"},
+                                                "processing_pipeline": [c.name for c in classifiers]}})
+            image = portrait((1024, 768))
+            for classifier in classifiers:
+                job = job.with_output(classifier.name, _run(classifier, job, image))
+            failed = [c.name for c in classifiers if not isinstance(job.job_output.get(c.name), dict)]
+            rss, peak = _memory_mib()
+    finally:
+        emulator.stop()
+    table = Table(title="One worker with the seven local classifiers, after one job (MiB)")
+    for column in ("before building", "RSS after the job", "peak RSS (VmHWM)"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{before:.0f}", f"{rss:.0f}", f"{peak:.0f}")
+    Console(width=120).print(table)
+    faces = len(job.job_output.get("facedetection", {}).get("faces", []))
+    Console().print(f"faces found and printed: {faces}; classifiers without output: {', '.join(failed) or 'none'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--skip-million", action="store_true", help="search at 10k and 100k only")
+    parser.add_argument("--worker", action="store_true", help="only a worker's memory with the seven classifiers")
     args = parser.parse_args()
+    if args.worker:
+        worker_memory()
+        return
 
     job = parse_job({"job_definition": {"id": "bench", "input": {"image_url": "bench.jpg"},
                                         "processing_pipeline": ["facedetection"]}})
-    analyzer = make_local_analyzer()
-    tagger = ImageNetTagger(model=EfficientNetLite0Model())
-    reader = RapidTextReader()
-    models = DlibModels()
-    detector, printer = make_local_detector(models), DlibFacePrinter(models=models)
-    hog = DlibFaceDetector(models=models)
+    models = ModelCache(threads=2)
+    analyzer = local_image_analyzer(models)
+    tagger, reader, detector, printer = models.tags, models.ocr, models.face_detector, models.face_printer
+    hog = DlibFaceDetector(models=models.face_networks)
 
     rows: list[tuple[str, str, str, str]] = []
     cells: dict[str, dict[str, float]] = {name: {} for name in TARGETS}

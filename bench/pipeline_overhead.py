@@ -23,6 +23,7 @@ from azure.data.tables import UpdateMode
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.classifier import StepContext
 from pipeline.dependencies import Dependencies
 from pipeline.functions import Lazy, classifier_blueprint
 from pipeline.host.azurite import start_azurite
@@ -45,7 +46,7 @@ class Noop:
         self.name = name
         self._done = done
 
-    def __call__(self, job: Job, image: object) -> dict[str, Any]:
+    def __call__(self, job: Job, image: object, context: StepContext) -> dict[str, Any]:
         if self._done is not None:  # the last step: lets the benchmark wait without polling storage
             self._done.release()
         return {}

@@ -222,11 +222,12 @@ def _rate(flags: Any) -> float:
 
 
 def _local_readers() -> tuple[Reader, Reader]:
+    from classifiers.backends.factory import local_image_analyzer
+    from classifiers.backends.local.models import ModelCache
     from classifiers.backends.local.rapid_ocr import RapidTextReader
-    from classifiers.generalclassification import make_local_analyzer
 
     reader = RapidTextReader()
-    analyzer = make_local_analyzer()
+    analyzer = local_image_analyzer(ModelCache(threads=2))
     return reader.read, analyzer.analyze
 
 

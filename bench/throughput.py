@@ -38,6 +38,7 @@ import PIL.Image
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.classifier import NO_CONTEXT
 from pipeline.host.azurite import start_azurite
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
@@ -77,22 +78,13 @@ def photos(size: tuple[int, int]) -> list[bytes]:
 
 def _models_worker(commands: Any, results: Any, barrier: Any) -> None:
     """Build every classifier once, then for each command: decode, warm up, wait, run, report."""
-    from classifiers import (
-        facecrop,
-        facedetection,
-        facematch,
-        faceprint,
-        generalclassification,
-        ocr,
-        pipelineoutput,
-    )
+    from classifiers.catalogue import CATALOGUE
     from pipeline.images import Image, decode_image
     from pipeline.job import parse_job
 
     settings = Settings.from_env()
     services = Services.from_settings(settings)
-    modules = (generalclassification, ocr, facedetection, facecrop, faceprint, facematch, pipelineoutput)
-    classifiers = {m.NAME: m.build(services) for m in modules}
+    classifiers = {spec.name: spec.build(services) for spec in CATALOGUE}
     pipeline = list(settings.pipeline_definition)
 
     def job(image: Image, job_id: str, batch: str, spent: dict[str, list[float]]) -> None:
@@ -106,7 +98,7 @@ def _models_worker(commands: Any, results: Any, barrier: Any) -> None:
             classifier = classifiers[name]
             start = time.perf_counter()
             try:
-                output = classifier(current, image if classifier.needs_image else None)
+                output = classifier(current, image if classifier.needs_image else None, NO_CONTEXT)
             except Exception:  # as in the pipeline: the failure is the step's result and the job goes on
                 output = None
             spent.setdefault(name, []).append((time.perf_counter() - start) * 1000)

@@ -7,6 +7,9 @@ import io
 from typing import Any
 
 from classifiers.face_limits import cap
+from classifiers.outputs import FaceCropOutput
+from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -14,7 +17,7 @@ from pipeline.linked import job_prefix
 from pipeline.services import Services
 from pipeline.storage import Storage
 
-__all__ = ["NAME", "FaceCropClassifier", "build"]
+__all__ = ["NAME", "SPEC", "FaceCropClassifier", "build"]
 
 NAME = "facecrop"
 
@@ -28,7 +31,7 @@ class FaceCropClassifier:
         self._container = container
         self._max_faces = max_faces
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         detection = job.job_output.get("facedetection")
         if not isinstance(detection, dict) or not isinstance(detection.get("faces"), list):
             raise MissingDependencyError(NAME, "facedetection")
@@ -64,3 +67,7 @@ def _box(face: Any, index: int, image: Image) -> tuple[int, int, int, int]:
 def build(services: Services) -> FaceCropClassifier:
     return FaceCropClassifier(storage=services.storage, container=services.settings.faces_container,
                               max_faces=services.settings.max_faces_per_image)
+
+
+SPEC = ClassifierSpec(name=NAME, needs=("facedetection",), service=None, needs_image=FaceCropClassifier.needs_image,
+                      output=FaceCropOutput, build=build)

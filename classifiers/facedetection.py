@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from classifiers.backends import factory as backends
 from classifiers.backends.protocols import FaceDetector
 from classifiers.face_limits import cap
+from classifiers.outputs import FaceDetectionOutput
+from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "FaceDetectionClassifier", "build"]
+__all__ = ["NAME", "SPEC", "FaceDetectionClassifier", "build"]
 
 NAME = "facedetection"
 
@@ -26,7 +30,7 @@ class FaceDetectionClassifier:
         self._detector = detector
         self._max_faces = max_faces
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         if image is None:
             raise ClassifierError(f"{NAME} needs the job's image")
         faces, capped = cap(self._detector.detect(image, job), self._max_faces)
@@ -35,16 +39,10 @@ class FaceDetectionClassifier:
 
 def build(services: Services) -> FaceDetectionClassifier:
     """YuNet checked by dlib's CNN (HOG without yuface), or the Face service with FACE_ENDPOINT and key."""
-    match services.settings.backend_for(NAME):
-        case "azure":
-            from classifiers.backends.azure import make_face_detector
+    detector = backends.face_detector(NAME, settings=services.settings, storage=services.storage,
+                                      models=services.models)
+    return FaceDetectionClassifier(detector=detector, max_faces=services.settings.max_faces_per_image)
 
-            return FaceDetectionClassifier(detector=make_face_detector(services),
-                                           max_faces=services.settings.max_faces_per_image)
-        case "local":
-            from classifiers.backends.local.dlib_faces import DlibModels
-            from classifiers.backends.local.yunet_faces import make_local_detector
 
-            models = DlibModels(threads=services.settings.model_threads)
-            return FaceDetectionClassifier(detector=make_local_detector(models),
-                                           max_faces=services.settings.max_faces_per_image)
+SPEC = ClassifierSpec(name=NAME, needs=(), service="face", needs_image=FaceDetectionClassifier.needs_image,
+                      output=FaceDetectionOutput, build=build)

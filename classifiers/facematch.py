@@ -17,18 +17,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from classifiers.backends.local.face_matcher import LocalFaceMatcher
-from classifiers.backends.local.face_snapshot import DEFAULT_CONTAINER as SNAPSHOT_CONTAINER
-from classifiers.backends.local.face_snapshot import FaceSnapshots
-from classifiers.backends.local.face_store import DEFAULT_TABLE, FaceStore
+from classifiers.backends import factory as backends
 from classifiers.backends.protocols import FaceMatcher
 from classifiers.face_limits import cap, check_prints
-from pipeline.errors import ConfigurationError, MissingDependencyError
+from classifiers.outputs import FaceMatchOutput
+from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
+from pipeline.errors import MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "FacematchClassifier", "build"]
+__all__ = ["NAME", "SPEC", "FacematchClassifier", "build"]
 
 NAME = "facematch"
 _NEEDS = "faceprint"
@@ -42,7 +42,7 @@ class FacematchClassifier:
         self._matcher = matcher
         self._max_faces = max_faces
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         printed = job.job_output.get(_NEEDS)
         if not isinstance(printed, Mapping) or not isinstance(printed.get("faces"), list):
             raise MissingDependencyError(NAME, _NEEDS)
@@ -53,17 +53,10 @@ class FacematchClassifier:
 
 
 def build(services: Services) -> FacematchClassifier:
-    """The local matcher over the ``persistedfaces`` table; the faces load at the first job."""
-    match services.settings.backend_for(NAME):
-        case "local":
-            snapshots = FaceSnapshots(container=services.storage.container(SNAPSHOT_CONTAINER))
-            store = FaceStore(table=services.storage.table(DEFAULT_TABLE), snapshots=snapshots)
-            matcher = LocalFaceMatcher(store=store, threshold=services.settings.face_match_threshold)
-            return FacematchClassifier(matcher=matcher, max_faces=services.settings.max_faces_per_image)
-        case "azure":
-            from classifiers.backends.azure import make_face_matcher
+    """The local matcher over the face index (its faces load at the first job), or the Face service's lists."""
+    matcher = backends.face_matcher(NAME, settings=services.settings, storage=services.storage)
+    return FacematchClassifier(matcher=matcher, max_faces=services.settings.max_faces_per_image)
 
-            return FacematchClassifier(matcher=make_face_matcher(services),
-                                       max_faces=services.settings.max_faces_per_image)
-        case other:
-            raise ConfigurationError(f"facematch has no backend {other!r}")
+
+SPEC = ClassifierSpec(name=NAME, needs=(_NEEDS,), service="face", needs_image=FacematchClassifier.needs_image,
+                      output=FaceMatchOutput, build=build)

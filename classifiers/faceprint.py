@@ -8,14 +8,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from classifiers.backends import factory as backends
 from classifiers.backends.protocols import FacePrinter
 from classifiers.face_limits import FACE_BATCH, batches, cap
+from classifiers.outputs import FacePrintOutput
+from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "FacePrintClassifier", "build"]
+__all__ = ["NAME", "SPEC", "FacePrintClassifier", "build"]
 
 NAME = "faceprint"
 _NEEDS = "facedetection"
@@ -29,7 +33,7 @@ class FacePrintClassifier:
         self._printer = printer
         self._max_faces = max_faces
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         detected = job.job_output.get(_NEEDS)
         if not isinstance(detected, Mapping) or not isinstance(detected.get("faces"), list):
             raise MissingDependencyError(NAME, _NEEDS)
@@ -52,15 +56,10 @@ def _with_ids(faces: list[Any], job: Job) -> list[Any]:
 
 def build(services: Services) -> FacePrintClassifier:
     """dlib's ResNet descriptor, or Face service faceIds when FACE_ENDPOINT and FACE_API_KEY are set."""
-    match services.settings.backend_for(NAME):
-        case "azure":
-            from classifiers.backends.azure import make_face_printer
+    printer = backends.face_printer(NAME, settings=services.settings, storage=services.storage,
+                                    models=services.models)
+    return FacePrintClassifier(printer=printer, max_faces=services.settings.max_faces_per_image)
 
-            return FacePrintClassifier(printer=make_face_printer(services),
-                                       max_faces=services.settings.max_faces_per_image)
-        case "local":
-            from classifiers.backends.local.dlib_faces import DlibFacePrinter, DlibModels
 
-            models = DlibModels(threads=services.settings.model_threads)
-            return FacePrintClassifier(printer=DlibFacePrinter(models=models),
-                                       max_faces=services.settings.max_faces_per_image)
+SPEC = ClassifierSpec(name=NAME, needs=(_NEEDS,), service="face", needs_image=FacePrintClassifier.needs_image,
+                      output=FacePrintOutput, build=build)

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from classifiers.backends import factory as backends
 from classifiers.backends.protocols import TextReader
+from classifiers.outputs import OcrOutput
+from classifiers.spec import ClassifierSpec
+from pipeline.classifier import StepContext
 from pipeline.errors import ClassifierError
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
 
-__all__ = ["NAME", "OcrClassifier", "build"]
+__all__ = ["NAME", "SPEC", "OcrClassifier", "build"]
 
 NAME = "ocr"
 
@@ -24,7 +28,7 @@ class OcrClassifier:
     def __init__(self, *, reader: TextReader) -> None:
         self._reader = reader
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         if image is None:
             raise ClassifierError(f"{NAME} needs the job's image")
         return {**self._reader.read(image), "backend": self._reader.backend}
@@ -32,12 +36,9 @@ class OcrClassifier:
 
 def build(services: Services) -> OcrClassifier:
     """RapidOCR's bundled PP-OCR models, or Computer Vision when VISION_ENDPOINT and VISION_API_KEY are set."""
-    match services.settings.backend_for(NAME):
-        case "azure":
-            from classifiers.backends.azure import make_text_reader
+    return OcrClassifier(reader=backends.text_reader(NAME, settings=services.settings, storage=services.storage,
+                                                     models=services.models))
 
-            return OcrClassifier(reader=make_text_reader(services))
-        case "local":
-            from classifiers.backends.local.rapid_ocr import RapidTextReader
 
-            return OcrClassifier(reader=RapidTextReader(threads=services.settings.model_threads))
+SPEC = ClassifierSpec(name=NAME, needs=(), service="vision", needs_image=OcrClassifier.needs_image,
+                      output=OcrOutput, build=build)

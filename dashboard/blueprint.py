@@ -37,12 +37,12 @@ from dashboard.responses import error, json_response
 from dashboard.static import static_file
 from dashboard.store import OutputStore
 from dashboard.upload import UploadError, parse_form, submit_upload
-from pipeline.functions import Lazy
 from pipeline.job_record import PIPELINELOGS, PipelineLog
+from pipeline.lazy import Lazy
 from pipeline.linked import LinkedContent
+from pipeline.root import Root
 from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.sql.connection import Database
 from pipeline.sql.queries import MAX_FILTER_VALUES, MAX_LABELS, ResultsQueries
 
 __all__ = ["UPLOAD_HEADER", "DashboardContext", "dashboard_blueprint"]
@@ -66,9 +66,8 @@ class DashboardContext:
     linked: LinkedContent
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DashboardContext:
-        services = Services.from_settings(settings)
-        database = Database.from_settings(settings)
+    def from_services(cls, services: Services) -> DashboardContext:
+        settings, database = services.settings, services.database
         return cls(services=services, queries=ResultsQueries(database=database),
                    outputs=OutputStore(database=database),
                    log=PipelineLog(services.storage.table(PIPELINELOGS)),
@@ -135,10 +134,12 @@ def _people(context: DashboardContext) -> dict[str, Any]:
     return {"people": people, "window": PEOPLE_WINDOW}
 
 
-def dashboard_blueprint(settings: Settings | None = None) -> func.Blueprint:
-    """The dashboard's functions; storage and SQL are reached on the first request (import does no I/O)."""
+def dashboard_blueprint(settings: Settings | None = None, *, root: Root | None = None) -> func.Blueprint:
+    """The dashboard's functions over ``root``'s services (a root of ``settings`` when not given); storage and
+    SQL are reached on the first request (import does no I/O)."""
     blueprint = func.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
-    lazy = Lazy(lambda: DashboardContext.from_settings(settings or Settings.from_env()))
+    root = root or Root(settings=settings)
+    lazy = Lazy(lambda: DashboardContext.from_services(root.services))
 
     @blueprint.function_name("dashboard_page")
     @blueprint.route(route="dashboard/{*path}", methods=["GET"])

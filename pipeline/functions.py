@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
 
 import azure.functions as func
 
 from pipeline.classifier import Classifier
 from pipeline.hostconfig import QueueConfig
+from pipeline.lazy import Lazy
+from pipeline.root import Root
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.step import StepRunner
@@ -17,44 +17,17 @@ from pipeline.step import StepRunner
 __all__ = ["Lazy", "classifier_blueprint", "step_runner"]
 
 STORAGE_CONNECTION = "AzureWebJobsStorage"
-T = TypeVar("T")
 
 
-class Lazy(Generic[T]):
-    """Builds a value on first use, once, even with several threads asking at the same time."""
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build = build
-        self._value: T | None = None
-        self._lock = threading.Lock()
-        self._configure: list[Callable[[T], None]] = []
-
-    def get(self) -> T:
-        if self._value is None:
-            with self._lock:
-                if self._value is None:
-                    value = self._build()
-                    for configure in self._configure:
-                        configure(value)
-                    self._value = value
-        return self._value
-
-    def then(self, configure: Callable[[T], None]) -> None:
-        """Call ``configure`` with the value once it is built (at once if it already is)."""
-        with self._lock:
-            if self._value is None:
-                self._configure.append(configure)
-                return
-        configure(self._value)
-
-
-def step_runner(settings: Settings | None = None, queue_config: QueueConfig | None = None) -> Lazy[StepRunner]:
-    """The process's step runner, built on the first message (importing the app does no I/O)."""
+def step_runner(settings: Settings | None = None, queue_config: QueueConfig | None = None, *,
+                root: Root | None = None) -> Lazy[StepRunner]:
+    """The process's step runner over ``root``'s services (a root of ``settings`` when not given), built on
+    the first message (importing the app does no I/O)."""
+    root = root or Root(settings=settings)
 
     def build() -> StepRunner:
         config = queue_config or QueueConfig.load()
-        services = Services.from_settings(settings or Settings.from_env())
-        return StepRunner(services=services, max_dequeue_count=config.max_dequeue_count)
+        return StepRunner(services=root.services, max_dequeue_count=config.max_dequeue_count)
 
     return Lazy(build)
 

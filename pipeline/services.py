@@ -1,14 +1,18 @@
-"""What a classifier's ``build()`` gets: the settings, the storage account and the dependency graph.
+"""What a classifier's ``build()`` gets: the settings, the storage account, the dependency graph, the SQL
+database and the worker's local models.
 
-Built once where the app is wired (``function_app.py``, tests, the CLI) and passed in.
+Built once per worker process by the composition root (``pipeline.root``) and passed in; tests and the
+CLI build their own with ``Services.from_settings``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 
+from classifiers.backends.local.models import ModelCache
 from pipeline.dependencies import Dependencies
 from pipeline.settings import Settings
+from pipeline.sql.connection import Database
 from pipeline.storage import Storage
 
 __all__ = ["Services"]
@@ -19,11 +23,21 @@ class Services:
     settings: Settings
     storage: Storage
     dependencies: Dependencies
+    models: ModelCache = field(default_factory=ModelCache)
+    """The worker's local models, each loaded once and shared by the classifiers that use it."""
+    sql: InitVar[Database | None] = None
+    database: Database = field(init=False)
+    """The worker's SQL database (``pipeline_output``): ``sql``, else the one the settings name. It connects
+    at its first use and is shared by the worker's threads."""
+
+    def __post_init__(self, sql: Database | None) -> None:
+        object.__setattr__(self, "database", sql or Database.from_settings(self.settings))
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
+    def from_settings(cls, settings: Settings, *, dependencies: Dependencies | None = None) -> Services:
         return cls(
             settings=settings,
             storage=Storage.from_settings(settings),
-            dependencies=Dependencies.load(),
+            dependencies=dependencies or Dependencies.load(),
+            models=ModelCache(threads=settings.model_threads),
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from classifiers.names import AZURE_SERVICES
 from pipeline.errors import ConfigurationError
 
 __all__ = ["AZURITE_CONNECTION_STRING", "SETTINGS", "Setting", "Settings", "azurite_connection_string"]
@@ -40,6 +41,16 @@ AZURITE_CONNECTION_STRING = azurite_connection_string()
 Backend = Literal["auto", "local", "azure"]
 
 
+def _backend_setting(classifier: str) -> str:
+    return f"{classifier.upper()}_BACKEND"
+
+
+def _using(service: str) -> str:
+    """The classifiers that can use ``service``, as a phrase: "a, b and c"."""
+    names = [name for name, used in AZURE_SERVICES.items() if used == service]
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+
+
 @dataclass(frozen=True)
 class Setting:
     """One app setting: its name, its default, and whether it only makes sense on a laptop."""
@@ -60,20 +71,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PIPELINE_DEFINITION",
             "generalclassification,ocr,facedetection,facecrop,faceprint,facematch,pipelineoutput",
             "comma-separated queues a job visits when its message names neither a pipeline nor classifiers"),
-    Setting("VISION_ENDPOINT", "", "Computer Vision endpoint; with VISION_API_KEY switches "
-            "generalclassification and ocr to Azure"),
+    Setting("VISION_ENDPOINT", "", f"Computer Vision endpoint; with VISION_API_KEY switches {_using('vision')} "
+            "to Azure"),
     Setting("VISION_API_KEY", "", "Computer Vision key", secret=True),
-    Setting("FACE_ENDPOINT", "", "Face endpoint; with FACE_API_KEY switches facedetection, "
-            "faceprint and facematch to Azure"),
+    Setting("FACE_ENDPOINT", "", f"Face endpoint; with FACE_API_KEY switches {_using('face')} to Azure"),
     Setting("FACE_API_KEY", "", "Face key", secret=True),
     Setting("SQL_CONNECTION_STRING", "", "pyodbc connection string for pipeline_output; "
             "an embedded SQLite file in IMAGINEM_DATA_DIR when empty", secret=True),
     Setting("FACES_CONTAINER", "faces", "blob container for the faces cropped by facecrop"),
-    Setting("GENERALCLASSIFICATION_BACKEND", "auto", "auto, local or azure"),
-    Setting("OCR_BACKEND", "auto", "auto, local or azure"),
-    Setting("FACEDETECTION_BACKEND", "auto", "auto, local or azure"),
-    Setting("FACEPRINT_BACKEND", "auto", "auto, local or azure"),
-    Setting("FACEMATCH_BACKEND", "auto", "auto, local or azure"),
+    *(Setting(_backend_setting(name), "auto", "auto, local or azure") for name in AZURE_SERVICES),
     Setting("OCR_MODE", "ocr", "ocr (synchronous OCR API) or read (asynchronous Read API) on Azure"),
     Setting("FACE_MATCH_THRESHOLD", "0.5", "largest Euclidean distance between two face prints "
             "that still counts as the same person (local backend)"),
@@ -135,35 +141,47 @@ def _names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def _ocr_mode(value: str) -> Literal["ocr", "read"]:
+    mode = value.strip().lower()
+    if mode not in ("ocr", "read"):
+        raise ConfigurationError(f"OCR_MODE={mode!r}: use ocr or read")
+    return mode  # type: ignore[return-value]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """The pipeline's configuration; build it with ``Settings.from_env()`` and pass it in."""
+    """The pipeline's configuration; build it with ``Settings.from_env()`` and pass it in. Every default is
+    the one ``SETTINGS`` documents, parsed as ``from_env`` parses the setting."""
 
     storage_connection_string: str = field(default=AZURITE_CONNECTION_STRING, repr=False)
     storage_account_name: str = ""
-    pipeline_definition: tuple[str, ...] = tuple(_DEFAULTS["PIPELINE_DEFINITION"].split(","))
+    pipeline_definition: tuple[str, ...] = _names(_DEFAULTS["PIPELINE_DEFINITION"])
     vision_endpoint: str = ""
     vision_api_key: str = field(default="", repr=False)
     face_endpoint: str = ""
     face_api_key: str = field(default="", repr=False)
     sql_connection_string: str = field(default="", repr=False)
-    faces_container: str = "faces"
+    faces_container: str = _DEFAULTS["FACES_CONTAINER"]
     backends: Mapping[str, Backend] = field(default_factory=dict)
-    ocr_mode: Literal["ocr", "read"] = "ocr"
-    face_match_threshold: float = 0.6
-    image_max_bytes: int = 50 * 1024 * 1024
-    image_max_pixels: int = 50_000_000
-    image_fetch_timeout: float = 20.0
-    image_cache_bytes: int = 256 * 1024 * 1024
-    dashboard_max_files: int = 50
-    image_fetch_allow: tuple[str, ...] = ()
-    input_containers: tuple[str, ...] = ("inputimages",)
-    allow_local_paths: bool = False
-    max_faces_per_image: int = 100
-    max_pipeline_steps: int = 50
-    model_threads: int = 1
-    external_queues: tuple[str, ...] = ()
-    data_dir: Path = Path(".imaginem")
+    ocr_mode: Literal["ocr", "read"] = _ocr_mode(_DEFAULTS["OCR_MODE"])
+    face_match_threshold: float = float(_DEFAULTS["FACE_MATCH_THRESHOLD"])
+    image_max_bytes: int = int(_DEFAULTS["IMAGE_MAX_BYTES"])
+    image_max_pixels: int = int(_DEFAULTS["IMAGE_MAX_PIXELS"])
+    image_fetch_timeout: float = float(_DEFAULTS["IMAGE_FETCH_TIMEOUT"])
+    image_cache_bytes: int = int(_DEFAULTS["IMAGE_CACHE_BYTES"])
+    dashboard_max_files: int = int(_DEFAULTS["DASHBOARD_MAX_FILES"])
+    image_fetch_allow: tuple[str, ...] = _names(_DEFAULTS["IMAGE_FETCH_ALLOW"])
+    input_containers: tuple[str, ...] = _names(_DEFAULTS["INPUT_CONTAINERS"])
+    allow_local_paths: bool = _flag(_DEFAULTS["IMAGE_ALLOW_LOCAL_PATHS"])
+    max_faces_per_image: int = int(_DEFAULTS["MAX_FACES_PER_IMAGE"])
+    max_pipeline_steps: int = int(_DEFAULTS["MAX_PIPELINE_STEPS"])
+    model_threads: int = int(_DEFAULTS["MODEL_THREADS"])
+    external_queues: tuple[str, ...] = _names(_DEFAULTS["EXTERNAL_QUEUES"])
+    data_dir: Path = Path(_DEFAULTS["IMAGINEM_DATA_DIR"])
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -178,24 +196,18 @@ class Settings:
             storage = _DEFAULTS["AzureWebJobsStorage"]
         if storage.lower().replace(" ", "") in ("usedevelopmentstorage=true", "usedevelopmentstorage=true;"):
             storage = AZURITE_CONNECTION_STRING
-        ocr_mode = get("OCR_MODE").lower()
-        if ocr_mode not in ("ocr", "read"):
-            raise ConfigurationError(f"OCR_MODE={ocr_mode!r}: use ocr or read")
         return cls(
             storage_connection_string=storage,
             storage_account_name=account,
-            pipeline_definition=tuple(q.strip() for q in get("PIPELINE_DEFINITION").split(",") if q.strip()),
+            pipeline_definition=_names(get("PIPELINE_DEFINITION")),
             vision_endpoint=get("VISION_ENDPOINT"),
             vision_api_key=get("VISION_API_KEY"),
             face_endpoint=get("FACE_ENDPOINT"),
             face_api_key=get("FACE_API_KEY"),
             sql_connection_string=get("SQL_CONNECTION_STRING"),
             faces_container=get("FACES_CONTAINER"),
-            backends={
-                name: _backend(get(f"{name.upper()}_BACKEND"), f"{name.upper()}_BACKEND")
-                for name in ("generalclassification", "ocr", "facedetection", "faceprint", "facematch")
-            },
-            ocr_mode=ocr_mode,  # type: ignore[arg-type]
+            backends={name: _backend(get(_backend_setting(name)), _backend_setting(name)) for name in AZURE_SERVICES},
+            ocr_mode=_ocr_mode(get("OCR_MODE")),
             face_match_threshold=_number(env, "FACE_MATCH_THRESHOLD", float),
             image_max_bytes=int(_number(env, "IMAGE_MAX_BYTES", int)),
             image_max_pixels=int(_number(env, "IMAGE_MAX_PIXELS", int)),
@@ -204,11 +216,11 @@ class Settings:
             dashboard_max_files=int(_number(env, "DASHBOARD_MAX_FILES", int)),
             image_fetch_allow=_names(get("IMAGE_FETCH_ALLOW")),
             input_containers=_names(get("INPUT_CONTAINERS")),
-            allow_local_paths=get("IMAGE_ALLOW_LOCAL_PATHS").lower() in ("1", "true", "yes"),
+            allow_local_paths=_flag(get("IMAGE_ALLOW_LOCAL_PATHS")),
             max_faces_per_image=int(_number(env, "MAX_FACES_PER_IMAGE", int)),
             max_pipeline_steps=int(_number(env, "MAX_PIPELINE_STEPS", int)),
             model_threads=int(_number(env, "MODEL_THREADS", int)),
-            external_queues=tuple(q.strip() for q in env.get("EXTERNAL_QUEUES", "").split(",") if q.strip()),
+            external_queues=_names(get("EXTERNAL_QUEUES")),
             data_dir=Path(env.get("IMAGINEM_DATA_DIR", "").strip() or _default_data_dir()),
         )
 
@@ -217,8 +229,10 @@ class Settings:
         choice = self.backends.get(classifier, "auto")
         if choice != "auto":
             return choice
-        if classifier in ("generalclassification", "ocr"):
-            return "azure" if self.vision_endpoint and self.vision_api_key else "local"
-        if classifier in ("facedetection", "faceprint", "facematch"):
-            return "azure" if self.face_endpoint and self.face_api_key else "local"
-        return "local"
+        match AZURE_SERVICES.get(classifier):
+            case "vision":
+                return "azure" if self.vision_endpoint and self.vision_api_key else "local"
+            case "face":
+                return "azure" if self.face_endpoint and self.face_api_key else "local"
+            case None:
+                return "local"

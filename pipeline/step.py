@@ -29,7 +29,7 @@ from collections.abc import Container, Mapping
 from enum import StrEnum
 from typing import Any
 
-from pipeline.classifier import Classifier
+from pipeline.classifier import Classifier, StepContext
 from pipeline.errors import (
     DependencyFailedError,
     DependencySkippedError,
@@ -177,7 +177,7 @@ class StepRunner:
         record = StepRecord(queue=job.queue, step=step, image_url=job.image_url)
         try:
             image = self._image(job, classifier, entity, record, timer)
-            output = self._classify(job, classifier, image, timer)
+            output = self._classify(job, classifier, image, timer, StepContext(record=entity))
         except RetryableError as e:
             final = dequeue_count >= self._max_dequeue_count
             _log.warning("%s: job %s attempt %d of %d: %s", queue, one_line(job.id), dequeue_count,
@@ -211,13 +211,14 @@ class StepRunner:
             record.image_error(describe_exception(e))
             raise
 
-    def _classify(self, job: Job, classifier: Classifier, image: Image | None, timer: StepTimer) -> dict[str, Any]:
+    def _classify(self, job: Job, classifier: Classifier, image: Image | None, timer: StepTimer,
+                  context: StepContext) -> dict[str, Any]:
         expanded = job.with_outputs(self._linked.expand_outputs(job.job_output, batch_id=job.batch_id,
                                                                 job_id=job.id))
         decoded_before = image.decode_ms if image is not None else 0.0
         try:
             with timer.phase("model_ms"):
-                output = classifier(expanded, image)
+                output = classifier(expanded, image, context)
         finally:
             if image is not None:
                 timer.add("decode_ms", image.decode_ms - decoded_before)

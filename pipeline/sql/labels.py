@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+if TYPE_CHECKING:
+    from classifiers.outputs import FaceMatchOutput, GeneralClassificationOutput
 
 __all__ = ["KINDS", "MAX_NAME", "MAX_TEXT_WORDS", "Label", "labels_from_output"]
 
@@ -47,7 +50,8 @@ def labels_from_output(job_output: Mapping[str, Any]) -> list[Label]:
 
 
 def _all(job_output: Mapping[str, Any]) -> Iterator[Label]:
-    general = _mapping(job_output.get("generalclassification"))
+    # Read as the classifiers' outputs (classifiers.outputs); a message is untrusted, so every value is checked.
+    general = cast("GeneralClassificationOutput", _mapping(job_output.get("generalclassification")))
     for tag in _list(general.get("tags")):
         tag = _mapping(tag)
         if isinstance(tag.get("name"), str):
@@ -70,7 +74,8 @@ def _all(job_output: Mapping[str, Any]) -> Iterator[Label]:
             break
         yield Label("text", word, None)
 
-    for entry in _list(_mapping(job_output.get("facematch")).get("matches")):
+    facematch = cast("FaceMatchOutput", _mapping(job_output.get("facematch")))
+    for entry in _list(facematch.get("matches")):
         entry = _mapping(entry)
         # facematch nests the matches of each new face; a flat list of matches reads the same.
         for match in _list(entry.get("matches")) if "matches" in entry else [entry]:

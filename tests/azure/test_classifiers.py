@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from classifiers import facecrop, facedetection, facematch, faceprint, generalclassification, ocr, pipelineoutput
-from pipeline.classifier import Classifier
+from pipeline.classifier import NO_CONTEXT, Classifier
 from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
@@ -31,8 +31,8 @@ def test_generalclassification_on_azure_beside_facematch_on_local(services: Serv
     image = make_image()
     job = make_job(image.url, outputs={"faceprint": {"faces": []}})
 
-    general = generalclassification.build(mixed)(job, image)
-    matches = facematch.build(mixed)(job, None)
+    general = generalclassification.build(mixed)(job, image, NO_CONTEXT)
+    matches = facematch.build(mixed)(job, None, NO_CONTEXT)
 
     assert general["backend"] == "azure" and general["metadata"]["width"] == 640
     assert len(stub.calls("POST", "/vision/v3.2/analyze")) == 1

@@ -29,7 +29,8 @@ ANALYZE = "/vision/v3.2/analyze"
 def test_a_bad_key_names_the_setting_and_is_not_retried(offline_services: Services, stub: CognitiveStub) -> None:
     services = replace(offline_services, settings=replace(offline_services.settings, vision_api_key="wrong"))
     with pytest.raises(ServiceKeyError, match="check VISION_API_KEY") as caught:
-        make_image_analyzer(services, policy=FAST).analyze(make_image())
+        make_image_analyzer(services.settings, services.storage, "generalclassification",
+                            policy=FAST).analyze(make_image())
     assert isinstance(caught.value, ClassifierError)
     assert caught.value.status == 401
     assert len(stub.calls("POST", ANALYZE)) == 1
@@ -39,14 +40,16 @@ def test_a_bad_face_key_names_the_face_setting(offline_services: Services, stub:
     services = replace(offline_services, settings=replace(offline_services.settings, face_api_key="wrong"))
     image = make_image()
     with pytest.raises(ServiceKeyError, match="check FACE_API_KEY and that FACE_ENDPOINT"):
-        make_face_detector(services, policy=FAST).detect(image, make_job(image.url))
+        make_face_detector(services.settings, services.storage, "facedetection",
+                           policy=FAST).detect(image, make_job(image.url))
     assert len(stub.calls("POST", "/face/v1.0/detect")) == 1
 
 
 def test_429_waits_for_retry_after_then_succeeds(offline_services: Services, stub: CognitiveStub) -> None:
     stub.script("POST", ANALYZE, status=429, body=THROTTLED, headers={"Retry-After": "1"})
     started = time.monotonic()
-    result = make_image_analyzer(offline_services, policy=FAST).analyze(make_image())
+    result = make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                                 policy=FAST).analyze(make_image())
     elapsed = time.monotonic() - started
     assert result["metadata"]["width"] == 640
     assert len(stub.calls("POST", ANALYZE)) == 2
@@ -56,14 +59,16 @@ def test_429_waits_for_retry_after_then_succeeds(offline_services: Services, stu
 def test_throttling_that_does_not_end_becomes_retryable(offline_services: Services, stub: CognitiveStub) -> None:
     stub.script("POST", ANALYZE, status=429, body=THROTTLED, headers={"Retry-After": "0"}, times=100)
     with pytest.raises(RetryableError, match="still failing after 3 attempts: 429"):
-        make_image_analyzer(offline_services, policy=FAST).analyze(make_image())
+        make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                            policy=FAST).analyze(make_image())
     assert len(stub.calls("POST", ANALYZE)) == FAST.attempts
 
 
 def test_503_is_retried(offline_services: Services, stub: CognitiveStub) -> None:
     stub.script("POST", "/vision/v3.2/ocr", status=503, body={"error": {"code": "ServiceUnavailable",
                                                                        "message": "Service is unavailable."}})
-    result = make_text_reader(offline_services, policy=FAST).read(make_image())
+    result = make_text_reader(offline_services.settings, offline_services.storage, "ocr",
+                              policy=FAST).read(make_image())
     assert result["OCR_fullText"]
     assert len(stub.calls("POST", "/vision/v3.2/ocr")) == 2
 
@@ -74,7 +79,8 @@ def test_a_service_that_does_not_answer_times_out_within_bounds(offline_services
     policy = replace(FAST, attempts=2, read_timeout=0.3)
     started = time.monotonic()
     with pytest.raises(RetryableError, match="still failing after 2 attempts: no answer"):
-        make_image_analyzer(offline_services, policy=policy).analyze(make_image())
+        make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                            policy=policy).analyze(make_image())
     assert time.monotonic() - started < 2.0
     assert len(stub.calls("POST", ANALYZE)) == 2
 
@@ -84,7 +90,8 @@ def test_an_unreachable_endpoint_is_tried_only_as_often_as_the_policy_says(offli
     services = replace(offline_services, settings=replace(offline_services.settings, vision_endpoint=dead))
     started = time.monotonic()
     with pytest.raises(RetryableError, match="still failing after 3 attempts: no answer"):
-        make_image_analyzer(services, policy=FAST).analyze(make_image())
+        make_image_analyzer(services.settings, services.storage, "generalclassification",
+                            policy=FAST).analyze(make_image())
     # the SDK's own urllib3 retries (3 more per attempt, with backoff) would take seconds
     assert time.monotonic() - started < 1.5
 
@@ -94,7 +101,8 @@ def test_a_bad_request_is_not_retried(offline_services: Services, stub: Cognitiv
         "code": "InvalidRequest", "message": "Input image is too small.",
         "innererror": {"code": "InvalidImageSize", "message": "Input image is too small."}}})
     with pytest.raises(ServiceError, match="InvalidImageSize") as caught:
-        make_image_analyzer(offline_services, policy=FAST).analyze(make_image())
+        make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                            policy=FAST).analyze(make_image())
     assert not isinstance(caught.value, ServiceKeyError)
     assert len(stub.calls("POST", ANALYZE)) == 1
 
@@ -104,7 +112,8 @@ def test_limited_access_says_approval_is_needed_and_the_local_way_out(offline_se
     stub.limited_access = True
     image = make_image()
     with pytest.raises(LimitedAccessError) as caught:
-        make_face_detector(offline_services, policy=FAST).detect(image, make_job(image.url))
+        make_face_detector(offline_services.settings, offline_services.storage, "facedetection",
+                           policy=FAST).detect(image, make_job(image.url))
     message = str(caught.value)
     assert "https://aka.ms/facerecognition" in message
     assert "FACEDETECTION_BACKEND=local" in message
@@ -119,6 +128,5 @@ def test_limited_access_says_approval_is_needed_and_the_local_way_out(offline_se
 ])
 def test_a_missing_setting_is_named(offline_services: Services, field: str, setting: str, make: object) -> None:
     settings = replace(offline_services.settings, **{field: ""})  # type: ignore[arg-type]
-    services = replace(offline_services, settings=settings)
     with pytest.raises(ConfigurationError, match=f"{setting} is not set"):
-        make(services)  # type: ignore[operator]
+        make(settings, offline_services.storage, "aclassifier")  # type: ignore[operator]

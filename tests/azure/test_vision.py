@@ -20,7 +20,8 @@ def test_analyze_sends_the_bytes_of_a_loopback_image_and_returns_the_contract(
     offline_services: Services, stub: CognitiveStub
 ) -> None:
     image = make_image()
-    result = make_image_analyzer(offline_services, policy=FAST).analyze(image)
+    result = make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                                 policy=FAST).analyze(image)
 
     [call] = stub.calls("POST", "/vision/v3.2/analyze")
     assert call.headers["ocp-apim-subscription-key"] == KEY
@@ -45,7 +46,8 @@ def test_analyze_sends_a_public_url_as_json(offline_services: Services, stub: Co
     url = "https://images.example.com/photos/cat.jpg"
     image = make_image(url)
     stub.remote[url] = image.data
-    make_image_analyzer(offline_services, policy=FAST).analyze(image)
+    make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                        policy=FAST).analyze(image)
     [call] = stub.calls("POST", "/vision/v3.2/analyze")
     assert call.headers["content-type"].startswith("application/json")
     assert call.json == {"url": url}
@@ -54,7 +56,8 @@ def test_analyze_sends_a_public_url_as_json(offline_services: Services, stub: Co
 def test_a_url_the_service_cannot_fetch_falls_back_to_bytes(offline_services: Services,
                                                             stub: CognitiveStub) -> None:
     image = make_image("https://intranet.example.com/private/cat.jpg")
-    result = make_image_analyzer(offline_services, policy=FAST).analyze(image)
+    result = make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                                 policy=FAST).analyze(image)
     first, second = stub.calls("POST", "/vision/v3.2/analyze")
     assert first.json == {"url": image.url}
     assert second.body == image.data
@@ -66,7 +69,8 @@ def test_a_private_blob_of_our_account_goes_as_a_read_only_sas_url(offline_servi
     url = f"https://{FAKE_ACCOUNT}.blob.core.windows.net/images/cat.jpg"
     image = make_image(url)
     stub.remote[url] = image.data
-    make_image_analyzer(offline_services, policy=FAST).analyze(image)
+    make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                        policy=FAST).analyze(image)
     [call] = stub.calls("POST", "/vision/v3.2/analyze")
     sent = call.json["url"]
     assert sent.startswith(url + "?")
@@ -77,7 +81,8 @@ def test_an_image_over_4_mb_is_downscaled_and_coordinates_map_back(offline_servi
                                                                    stub: CognitiveStub) -> None:
     image = make_image(width=1500, height=1200, fmt="PNG", noise=True)
     assert len(image.data) > 4 * 1024 * 1024
-    result = make_image_analyzer(offline_services, policy=FAST).analyze(image)
+    result = make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                                 policy=FAST).analyze(image)
     [call] = stub.calls("POST", "/vision/v3.2/analyze")
     assert len(call.body) <= 4 * 1024 * 1024
     assert call.body[:2] == b"\xff\xd8"  # re-encoded as JPEG
@@ -91,14 +96,16 @@ def test_an_image_over_4_mb_is_downscaled_and_coordinates_map_back(offline_servi
 
 def test_a_format_the_service_does_not_read_is_reencoded(offline_services: Services, stub: CognitiveStub) -> None:
     image = make_image(fmt="WEBP")
-    result = make_image_analyzer(offline_services, policy=FAST).analyze(image)
+    result = make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                                 policy=FAST).analyze(image)
     [call] = stub.calls("POST", "/vision/v3.2/analyze")
     assert call.body[:2] == b"\xff\xd8"
     assert result["metadata"] == {"width": 640, "height": 480, "format": "Webp"}
 
 
 def test_ocr_api(offline_services: Services, stub: CognitiveStub) -> None:
-    result = make_text_reader(offline_services, policy=FAST).read(make_image())
+    result = make_text_reader(offline_services.settings, offline_services.storage, "ocr",
+                              policy=FAST).read(make_image())
     [call] = stub.calls("POST", "/vision/v3.2/ocr")
     assert call.query["detectOrientation"] == "true"
     assert call.query["language"] == "unk"
@@ -112,9 +119,10 @@ def test_ocr_api(offline_services: Services, stub: CognitiveStub) -> None:
 
 
 def test_read_api_submits_polls_and_maps_to_the_ocr_shape(offline_services: Services, stub: CognitiveStub) -> None:
-    ocr_result = make_text_reader(offline_services, policy=FAST).read(make_image())
+    ocr_result = make_text_reader(offline_services.settings, offline_services.storage, "ocr",
+                                  policy=FAST).read(make_image())
     services = replace(offline_services, settings=replace(offline_services.settings, ocr_mode="read"))
-    reader = make_text_reader(services, policy=FAST, poll_interval=0.01)
+    reader = make_text_reader(services.settings, services.storage, "ocr", policy=FAST, poll_interval=0.01)
     result = reader.read(make_image())
 
     [submit] = stub.calls("POST", "/vision/v3.2/read/analyze")
@@ -134,7 +142,8 @@ def test_read_api_submits_polls_and_maps_to_the_ocr_shape(offline_services: Serv
 def test_read_api_wait_is_bounded(offline_services: Services, stub: CognitiveStub) -> None:
     stub.read_polls = 10**6
     services = replace(offline_services, settings=replace(offline_services.settings, ocr_mode="read"))
-    reader = make_text_reader(services, policy=replace(FAST, read_timeout=0.5), poll_interval=0.05)
+    reader = make_text_reader(services.settings, services.storage, "ocr",
+                              policy=replace(FAST, read_timeout=0.5), poll_interval=0.05)
     started = time.monotonic()
     with pytest.raises(RetryableError, match="still running after 0.5 s"):
         reader.read(make_image())
@@ -145,6 +154,7 @@ def test_large_image_by_url_is_sent_as_bytes(offline_services: Services, stub: C
     url = "https://images.example.com/huge.png"
     stub.remote[url] = image_bytes(1500, 1200, "PNG", noise=True)
     image = make_image(url, width=1500, height=1200, fmt="PNG", noise=True)
-    make_image_analyzer(offline_services, policy=FAST).analyze(image)
+    make_image_analyzer(offline_services.settings, offline_services.storage, "generalclassification",
+                        policy=FAST).analyze(image)
     [call] = stub.calls("POST", "/vision/v3.2/analyze")
     assert call.headers["content-type"] == "application/octet-stream"

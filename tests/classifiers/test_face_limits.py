@@ -11,6 +11,7 @@ from classifiers import facedetection, facematch
 from classifiers.backends.local.face_matcher import LocalFaceMatcher
 from classifiers.backends.local.face_store import FaceStore
 from classifiers.face_limits import cap, check_prints
+from pipeline.classifier import NO_CONTEXT
 from pipeline.errors import ClassifierError
 from pipeline.images import Image, decode_image
 from pipeline.job import Job, parse_job
@@ -36,9 +37,9 @@ class ManyFaces:
 def test_facedetection_keeps_at_most_the_cap_and_says_so() -> None:
     image = decode_image(png(40, 40))
     job = parse_job(job_message("job", ["facedetection"]))
-    output = facedetection.FaceDetectionClassifier(detector=ManyFaces(250), max_faces=100)(job, image)
+    output = facedetection.FaceDetectionClassifier(detector=ManyFaces(250), max_faces=100)(job, image, NO_CONTEXT)
     assert len(output["faces"]) == 100 and output["faces_capped"] == {"limit": 100, "found": 250}
-    output = facedetection.FaceDetectionClassifier(detector=ManyFaces(3), max_faces=100)(job, image)
+    output = facedetection.FaceDetectionClassifier(detector=ManyFaces(3), max_faces=100)(job, image, NO_CONTEXT)
     assert len(output["faces"]) == 3 and "faces_capped" not in output
 
 
@@ -73,8 +74,8 @@ def test_facematch_takes_at_most_the_cap_from_a_forged_faceprint_output(services
     faces = printed(*([0.01 * i] * 128 for i in range(30)))
     job = parse_job(job_message(f"job{unique}", ["faceprint", "facematch"], step=1,
                                 output={"faceprint": {"faces": faces}}))
-    output = classifier(job, None)
+    output = classifier(job, None, NO_CONTEXT)
     assert len(output["matches"]) == 5 and output["faces_capped"] == {"limit": 5, "found": 30}
     with pytest.raises(ClassifierError, match="not finite in float32"):
         classifier(parse_job(job_message(f"bad{unique}", ["faceprint", "facematch"], step=1,
-                                         output={"faceprint": {"faces": printed([1e39] * 128)}})), None)
+                                         output={"faceprint": {"faces": printed([1e39] * 128)}})), None, NO_CONTEXT)

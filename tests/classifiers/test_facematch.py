@@ -14,6 +14,7 @@ from classifiers import facematch
 from classifiers.backends.local.face_index import FaceIndex, StoredFace
 from classifiers.backends.local.face_matcher import LocalFaceMatcher, confidence
 from classifiers.backends.local.face_store import FaceStore, partition_for
+from pipeline.classifier import NO_CONTEXT
 from pipeline.errors import ClassifierError, ConfigurationError, MissingDependencyError
 from pipeline.job import Job, parse_job
 from pipeline.services import Services
@@ -116,11 +117,11 @@ def test_index_finds_faces_past_the_first_chunk() -> None:
 def test_second_job_with_the_same_print_matches_the_first(store: FaceStore, rng: np.random.Generator) -> None:
     facematch_ = classifier(store)
     v = unit(rng)
-    first = facematch_(job("job-1", [face("face-1", v, RECT_A)]), None)
+    first = facematch_(job("job-1", [face("face-1", v, RECT_A)]), None, NO_CONTEXT)
     assert first["matches"] == [{"faceId": "face-1", "faceRectangle": RECT_A, "matches": []}]
     assert set(first) == {"matches", "confidence_meaning", "backend"}
 
-    second = facematch_(job("job-2", [face("face-2", v, RECT_B)]), None)
+    second = facematch_(job("job-2", [face("face-2", v, RECT_B)]), None, NO_CONTEXT)
     assert second["matches"] == [{
         "faceId": "face-2", "faceRectangle": RECT_B,
         "matches": [{"id": "face-1", "image_url": "https://images.example/job-1.jpg",
@@ -134,15 +135,15 @@ def test_matches_are_sorted_by_confidence_and_far_prints_do_not_match(
 ) -> None:
     facematch_ = classifier(store)
     v = unit(rng)
-    facematch_(job("job-near", [face("near", at_distance(v, 0.2, rng))]), None)
-    facematch_(job("job-nearer", [face("nearer", at_distance(v, 0.05, rng))]), None)
-    facematch_(job("job-far", [face("far", at_distance(v, 0.9, rng))]), None)
+    facematch_(job("job-near", [face("near", at_distance(v, 0.2, rng))]), None, NO_CONTEXT)
+    facematch_(job("job-nearer", [face("nearer", at_distance(v, 0.05, rng))]), None, NO_CONTEXT)
+    facematch_(job("job-far", [face("far", at_distance(v, 0.9, rng))]), None, NO_CONTEXT)
 
-    [result] = facematch_(job("job-q", [face("q", v)]), None)["matches"]
+    [result] = facematch_(job("job-q", [face("q", v)]), None, NO_CONTEXT)["matches"]
     assert [m["id"] for m in result["matches"]] == ["nearer", "near"]
     assert [m["confidence"] for m in result["matches"]] == [confidence(0.05, 0.6), confidence(0.2, 0.6)]
 
-    [alone] = facematch_(job("job-other", [face("other", unit(rng))]), None)["matches"]
+    [alone] = facematch_(job("job-other", [face("other", unit(rng))]), None, NO_CONTEXT)["matches"]
     assert alone["matches"] == []
 
 
@@ -150,13 +151,14 @@ def test_matches_are_sorted_by_confidence_and_far_prints_do_not_match(
 def test_threshold_comes_from_the_settings(services: Services, rng: np.random.Generator, unique: str) -> None:
     v = unit(rng)
     strict = facematch.build(replace(services, settings=replace(services.settings, face_match_threshold=0.3)))
-    strict(job(f"t1-{unique}", [face(f"t1-{unique}", v)]), None)
-    [near] = strict(job(f"t2-{unique}", [face(f"t2-{unique}", at_distance(v, 0.45, rng))]), None)["matches"]
+    strict(job(f"t1-{unique}", [face(f"t1-{unique}", v)]), None, NO_CONTEXT)
+    [near] = strict(job(f"t2-{unique}", [face(f"t2-{unique}", at_distance(v, 0.45, rng))]), None, NO_CONTEXT)["matches"]
     assert near["matches"] == []
 
     default = facematch.build(services)  # another worker, threshold 0.5
     assert services.settings.face_match_threshold == 0.5
-    [loose] = default(job(f"t3-{unique}", [face(f"t3-{unique}", at_distance(v, 0.45, rng))]), None)["matches"]
+    [loose] = default(job(f"t3-{unique}", [face(f"t3-{unique}", at_distance(v, 0.45, rng))]), None,
+                      NO_CONTEXT)["matches"]
     assert f"t1-{unique}" in [m["id"] for m in loose["matches"]]
 
 
@@ -166,15 +168,16 @@ def test_redelivered_job_neither_matches_itself_nor_duplicates_rows(
 ) -> None:
     v, w = unit(rng), unit(rng)
     message = job("job-r", [face("r1", v), face("r2", w, RECT_B)])
-    first = classifier(store)(message, None)
-    again = classifier(store)(message, None)
-    elsewhere = classifier(FaceStore(table=services.storage.table(table_name), refresh_interval=0))(message, None)
+    first = classifier(store)(message, None, NO_CONTEXT)
+    again = classifier(store)(message, None, NO_CONTEXT)
+    elsewhere = classifier(FaceStore(table=services.storage.table(table_name), refresh_interval=0))(message, None,
+                                                                                                  NO_CONTEXT)
     assert first == again == elsewhere
     assert all(f["matches"] == [] for f in first["matches"])
     rows = list(services.storage.table(table_name).list_entities())
     assert sorted(r["RowKey"] for r in rows) == ["r1", "r2"]
 
-    [later] = classifier(store)(job("job-s", [face("s1", v)]), None)["matches"]
+    [later] = classifier(store)(job("job-s", [face("s1", v)]), None, NO_CONTEXT)["matches"]
     assert [m["id"] for m in later["matches"]] == ["r1"]
 
 
@@ -185,17 +188,17 @@ def test_another_worker_sees_new_faces_after_its_incremental_load(
     worker_a = FaceStore(table=services.storage.table(table_name), refresh_interval=0)
     worker_b = FaceStore(table=services.storage.table(table_name), refresh_interval=0, overlap=timedelta(0))
     v = unit(rng)
-    classifier(worker_a)(job("job-a0", [face("a0", unit(rng))]), None)
-    classifier(worker_a)(job("job-a00", [face("a00", unit(rng))]), None)
+    classifier(worker_a)(job("job-a0", [face("a0", unit(rng))]), None, NO_CONTEXT)
+    classifier(worker_a)(job("job-a00", [face("a00", unit(rng))]), None, NO_CONTEXT)
     assert worker_b.refresh() == 2  # the first load reads everything
 
-    classifier(worker_a)(job("job-a1", [face("a1", v)]), None)
+    classifier(worker_a)(job("job-a1", [face("a1", v)]), None, NO_CONTEXT)
     # A row in an old partition is out of the incremental range: only a full load reads it.
     old = {"PartitionKey": "2020-01-01T00", "RowKey": "old", "image_url": "u", "job_id": "j-old",
            "batch_id": "b", "face_rectangle": json.dumps(RECT_A), "print": unit(rng).astype("<f4").tobytes()}
     services.storage.table(table_name).upsert_entity(old)
 
-    [result] = classifier(worker_b)(job("job-b", [face("b1", v)]), None)["matches"]
+    [result] = classifier(worker_b)(job("job-b", [face("b1", v)]), None, NO_CONTEXT)["matches"]
     assert [m["id"] for m in result["matches"]] == ["a1"]
     # With no overlap it re-reads only the newest row it had (Timestamp ge), not a0.
     assert worker_b.rows_read <= 2
@@ -211,12 +214,12 @@ def test_refresh_interval_spares_the_table_between_jobs(
     worker_a = FaceStore(table=services.storage.table(table_name))
     worker_b = FaceStore(table=services.storage.table(table_name), refresh_interval=3600)
     v = unit(rng)
-    classifier(worker_b)(job("job-b0", [face("b0", unit(rng))]), None)  # the first load
-    classifier(worker_a)(job("job-a", [face("a", v)]), None)
-    [unseen] = classifier(worker_b)(job("job-b1", [face("b1", v)]), None)["matches"]
+    classifier(worker_b)(job("job-b0", [face("b0", unit(rng))]), None, NO_CONTEXT)  # the first load
+    classifier(worker_a)(job("job-a", [face("a", v)]), None, NO_CONTEXT)
+    [unseen] = classifier(worker_b)(job("job-b1", [face("b1", v)]), None, NO_CONTEXT)["matches"]
     assert unseen["matches"] == []
     assert worker_b.refresh() == 1  # an explicit refresh always reads
-    [seen] = classifier(worker_b)(job("job-b2", [face("b2", v)]), None)["matches"]
+    [seen] = classifier(worker_b)(job("job-b2", [face("b2", v)]), None, NO_CONTEXT)["matches"]
     assert [m["id"] for m in seen["matches"]] == ["a", "b1"]
 
 
@@ -226,7 +229,8 @@ def test_stored_row_has_the_documented_shape(
 ) -> None:
     v = unit(rng)
     before = partition_for(datetime.now(UTC))
-    classifier(store)(job("job-shape", [face("shape-1", v, RECT_B)], url="https://x/y.png", batch="b9"), None)
+    classifier(store)(job("job-shape", [face("shape-1", v, RECT_B)], url="https://x/y.png", batch="b9"), None,
+                      NO_CONTEXT)
     [row] = list(services.storage.table(table_name).list_entities())
     assert row["PartitionKey"] in (before, partition_for(datetime.now(UTC)))
     assert row["RowKey"] == "shape-1"
@@ -238,7 +242,7 @@ def test_stored_row_has_the_documented_shape(
 
 @pytest.mark.azurite
 def test_job_without_faces_stores_nothing(services: Services, store: FaceStore, table_name: str) -> None:
-    output = classifier(store)(job("job-empty", []), None)
+    output = classifier(store)(job("job-empty", []), None, NO_CONTEXT)
     assert output["matches"] == [] and output["backend"] == "local"
     assert list(services.storage.table(table_name).list_entities()) == []
 
@@ -246,13 +250,16 @@ def test_job_without_faces_stores_nothing(services: Services, store: FaceStore, 
 @pytest.mark.azurite
 def test_missing_or_unusable_faceprint_output_is_a_clear_error(store: FaceStore) -> None:
     with pytest.raises(MissingDependencyError, match="faceprint"):
-        classifier(store)(job("job-m", None), None)
+        classifier(store)(job("job-m", None), None, NO_CONTEXT)
     with pytest.raises(ClassifierError, match="Face service faceId"):
-        classifier(store)(job("job-m", [{"faceId": "x", "faceRectangle": RECT_A, "print": "abc-123"}]), None)
+        classifier(store)(job("job-m", [{"faceId": "x", "faceRectangle": RECT_A, "print": "abc-123"}]), None,
+                          NO_CONTEXT)
     with pytest.raises(ClassifierError, match="128 finite numbers"):
-        classifier(store)(job("job-m", [{"faceId": "x", "faceRectangle": RECT_A, "print": [0.1] * 5}]), None)
+        classifier(store)(job("job-m", [{"faceId": "x", "faceRectangle": RECT_A, "print": [0.1] * 5}]), None,
+                          NO_CONTEXT)
     with pytest.raises(ClassifierError, match="face id"):
-        classifier(store)(job("job-m", [{"faceId": "a/b", "faceRectangle": RECT_A, "print": [0.1] * 128}]), None)
+        classifier(store)(job("job-m", [{"faceId": "a/b", "faceRectangle": RECT_A, "print": [0.1] * 128}]), None,
+                          NO_CONTEXT)
 
 
 @pytest.mark.azurite
@@ -290,10 +297,11 @@ def test_real_face_matches_the_same_person_in_a_smaller_photo(store: FaceStore) 
     rect, vector = _real_print(photo)
     small_rect, small_vector = _real_print(small)
     facematch_ = classifier(store)
-    facematch_(job("astronaut", [{"faceId": "eileen", "faceRectangle": rect, "print": vector}]), None)
+    facematch_(job("astronaut", [{"faceId": "eileen", "faceRectangle": rect, "print": vector}]), None, NO_CONTEXT)
     [result] = facematch_(
         job("astronaut-small", [{"faceId": "eileen-small", "faceRectangle": small_rect, "print": small_vector}]),
         None,
+        NO_CONTEXT,
     )["matches"]
     [match] = result["matches"]
     assert (match["id"], match["image_url"], match["face_rectangle"]) == (
@@ -303,6 +311,6 @@ def test_real_face_matches_the_same_person_in_a_smaller_photo(store: FaceStore) 
 
 @pytest.mark.azurite
 def test_the_output_says_what_confidence_means(store: FaceStore) -> None:
-    output = classifier(store, threshold=0.5)(job("job-meaning", []), None)
+    output = classifier(store, threshold=0.5)(job("job-meaning", []), None, NO_CONTEXT)
     assert "1 - d / (2 × 0.5)" in output["confidence_meaning"]
     assert "0.5 at the threshold 0.5" in output["confidence_meaning"]

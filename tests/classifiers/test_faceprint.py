@@ -17,6 +17,7 @@ from skimage import data
 from classifiers import facedetection, faceprint
 from classifiers.backends.local.dlib_faces import DlibFaceDetector, DlibFacePrinter, DlibModels
 from classifiers.backends.local.dlib_resnet_onnx import build_onnx
+from pipeline.classifier import NO_CONTEXT
 from pipeline.errors import ClassifierError, ConfigurationError, MissingDependencyError
 from pipeline.images import Image
 from pipeline.job import Job, parse_job
@@ -49,13 +50,13 @@ def printer(models: DlibModels) -> faceprint.FacePrintClassifier:
 
 
 def prints_of(image: Image, detection: dict[str, Any], printer: faceprint.FacePrintClassifier) -> list[np.ndarray]:
-    output = printer(make_job({"facedetection": detection}), image)
+    output = printer(make_job({"facedetection": detection}), image, NO_CONTEXT)
     return [np.asarray(face["print"]) for face in output["faces"]]
 
 
 def only_print(image: Image, detect: facedetection.FaceDetectionClassifier,
                printer: faceprint.FacePrintClassifier) -> np.ndarray:
-    [vector] = prints_of(image, detect(make_job(), image), printer)
+    [vector] = prints_of(image, detect(make_job(), image, NO_CONTEXT), printer)
     return vector
 
 
@@ -66,8 +67,8 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
 def test_each_detected_face_gets_a_128_number_print(
         detect: facedetection.FaceDetectionClassifier, printer: faceprint.FacePrintClassifier) -> None:
     image = photo("astronaut")
-    detection = detect(make_job(), image)
-    output = printer(make_job({"facedetection": detection}), image)
+    detection = detect(make_job(), image, NO_CONTEXT)
+    output = printer(make_job({"facedetection": detection}), image, NO_CONTEXT)
 
     assert output["backend"] == "local"
     [face] = output["faces"]
@@ -119,7 +120,7 @@ def test_prints_are_dlibs_own_descriptors(detect: facedetection.FaceDetectionCla
     canvas.paste(photo("astronaut").pil, (0, 0))
     canvas.paste(photo("astronaut").pil.resize((400, 400)).transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT), (600, 60))
     image = encode(canvas)
-    detection = detect(group, image)
+    detection = detect(group, image, NO_CONTEXT)
     assert len(detection["faces"]) == 2
     ours = prints_of(image, detection, printer)
 
@@ -139,7 +140,8 @@ def test_a_file_that_is_not_the_resnet_is_refused() -> None:
 
 
 def test_no_faces_give_no_prints(printer: faceprint.FacePrintClassifier) -> None:
-    assert printer(make_job({"facedetection": {"faces": []}}), photo("coffee")) == {"faces": [], "backend": "local"}
+    assert printer(make_job({"facedetection": {"faces": []}}), photo("coffee"),
+                   NO_CONTEXT) == {"faces": [], "backend": "local"}
 
 
 @pytest.mark.parametrize("output", [{}, {"facedetection": {"backend": "local"}}, {"facedetection": "oops"},
@@ -147,7 +149,7 @@ def test_no_faces_give_no_prints(printer: faceprint.FacePrintClassifier) -> None
 def test_without_facedetection_output_it_says_what_is_missing(
         printer: faceprint.FacePrintClassifier, output: dict[str, Any]) -> None:
     with pytest.raises(MissingDependencyError, match="faceprint needs the output of facedetection"):
-        printer(make_job(output), photo("astronaut"))
+        printer(make_job(output), photo("astronaut"), NO_CONTEXT)
 
 
 @pytest.mark.parametrize("face", [{"faceId": "x"}, {"faceRectangle": {"left": "a"}},
@@ -155,13 +157,13 @@ def test_without_facedetection_output_it_says_what_is_missing(
 def test_an_unusable_face_rectangle_is_a_classifier_error(printer: faceprint.FacePrintClassifier,
                                                          face: dict[str, Any]) -> None:
     with pytest.raises(ClassifierError, match=r"facedetection faces\[0\]"):
-        printer(make_job({"facedetection": {"faces": [face]}}), photo("astronaut"))
+        printer(make_job({"facedetection": {"faces": [face]}}), photo("astronaut"), NO_CONTEXT)
 
 
 def test_a_face_without_an_id_gets_a_deterministic_one(printer: faceprint.FacePrintClassifier) -> None:
     detection = {"faces": [{"faceRectangle": {"left": 179, "top": 83, "width": 88, "height": 88}}]}
-    first = printer(make_job({"facedetection": detection}), photo("astronaut"))["faces"][0]["faceId"]
-    again = printer(make_job({"facedetection": detection}), photo("astronaut"))["faces"][0]["faceId"]
+    first = printer(make_job({"facedetection": detection}), photo("astronaut"), NO_CONTEXT)["faces"][0]["faceId"]
+    again = printer(make_job({"facedetection": detection}), photo("astronaut"), NO_CONTEXT)["faces"][0]["faceId"]
     assert first == again and len(first) == 36
 
 
@@ -187,7 +189,7 @@ def test_forged_faces_are_capped_and_printed_in_batches(models: DlibModels) -> N
     classifier = faceprint.FacePrintClassifier(printer=counting, max_faces=40)
     image = photo("astronaut")
     forged = [{"faceRectangle": {"left": i, "top": i, "width": 60, "height": 60}} for i in range(1000)]
-    output = classifier(make_job({"facedetection": {"faces": forged}}), image)
+    output = classifier(make_job({"facedetection": {"faces": forged}}), image, NO_CONTEXT)
     assert len(output["faces"]) == 40 and output["faces_capped"] == {"limit": 40, "found": 1000}
     assert max(counting.sizes) <= 16 and sum(counting.sizes) == 40
     assert len({face["faceId"] for face in output["faces"]}) == 40  # ids stay unique across batches

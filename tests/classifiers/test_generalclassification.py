@@ -16,6 +16,7 @@ import pytest
 from skimage import data
 
 from classifiers import generalclassification
+from classifiers.backends.factory import local_image_analyzer
 from classifiers.backends.local import people
 from classifiers.backends.local.caption import compose_caption
 from classifiers.backends.local.colors import COLOR_NAMES, analyze_colors
@@ -24,6 +25,8 @@ from classifiers.backends.local.efficientnet_weights import read_state_dict
 from classifiers.backends.local.imagenet_labels import load_imagenet_labels
 from classifiers.backends.local.imagenet_tagger import ImageNetTagger
 from classifiers.backends.local.imagetype import analyze_image_type
+from classifiers.backends.local.models import ModelCache
+from pipeline.classifier import NO_CONTEXT
 from pipeline.dependencies import Dependencies
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.images import Image, decode_image
@@ -81,7 +84,7 @@ def job() -> Job:
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> generalclassification.GeneralClassifier:
-    analyzer = generalclassification.make_local_analyzer()
+    analyzer = local_image_analyzer(ModelCache(threads=2))
     return generalclassification.GeneralClassifier(analyzer=analyzer)
 
 
@@ -91,14 +94,14 @@ def names(output: dict[str, object], key: str, limit: int = 5) -> list[str]:
 
 @pytest.mark.models
 def test_chelsea_is_tagged_as_a_cat(classifier: generalclassification.GeneralClassifier, job: Job) -> None:
-    output = classifier(job, sample("chelsea"))
+    output = classifier(job, sample("chelsea"), NO_CONTEXT)
     assert CAT_TAGS & set(names(output, "tags")), output["tags"]
     assert names(output, "categories", 1) == ["animal_cat"]
 
 
 @pytest.mark.models
 def test_coffee_is_tagged_as_a_coffee_cup(classifier: generalclassification.GeneralClassifier, job: Job) -> None:
-    output = classifier(job, sample("coffee"))
+    output = classifier(job, sample("coffee"), NO_CONTEXT)
     assert COFFEE_TAGS & set(names(output, "tags")), output["tags"]
     assert not CAT_TAGS & set(names(output, "tags", 10))
 
@@ -106,7 +109,7 @@ def test_coffee_is_tagged_as_a_coffee_cup(classifier: generalclassification.Gene
 @pytest.mark.models
 def test_astronaut_is_a_person_in_the_people_category(classifier: generalclassification.GeneralClassifier,
                                                       job: Job) -> None:
-    output = classifier(job, sample("astronaut"))
+    output = classifier(job, sample("astronaut"), NO_CONTEXT)
     assert "people_" in names(output, "categories"), output["categories"]
     [person] = [t for t in output["tags"] if t["name"] == "person"]
     assert person["confidence"] >= 0.9 and output["tags"][0] == person
@@ -118,7 +121,7 @@ def test_astronaut_is_a_person_in_the_people_category(classifier: generalclassif
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])
 def test_photos_without_people_have_no_person_tag_nor_people_category(
         classifier: generalclassification.GeneralClassifier, job: Job, name: str) -> None:
-    output = classifier(job, sample(name))
+    output = classifier(job, sample(name), NO_CONTEXT)
     assert not {"person", "people", "human face"} & {t["name"] for t in output["tags"]}, output["tags"]
     assert not any(c["name"].startswith("people_") for c in output["categories"]), output["categories"]
 
@@ -153,7 +156,7 @@ def test_a_parent_tag_needs_one_likely_class() -> None:
 def test_output_has_every_azure_key_and_is_json(classifier: generalclassification.GeneralClassifier,
                                                 job: Job) -> None:
     image = sample("chelsea")
-    output = json.loads(json.dumps(classifier(job, image)))
+    output = json.loads(json.dumps(classifier(job, image, NO_CONTEXT)))
     assert output["backend"] == "local"
     assert {"tags", "categories", "description", "color", "imageType", "adult", "metadata"} <= set(output)
     assert all(set(t) == {"name", "confidence"} and 0 < t["confidence"] <= 1 for t in output["tags"])
@@ -175,7 +178,7 @@ def test_output_has_every_azure_key_and_is_json(classifier: generalclassificatio
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut", "camera", "rocket"])
 def test_adult_score_of_ordinary_photos_is_low(classifier: generalclassification.GeneralClassifier, job: Job,
                                                name: str) -> None:
-    adult = classifier(job, sample(name))["adult"]
+    adult = classifier(job, sample(name), NO_CONTEXT)["adult"]
     assert adult["adultScore"] < 0.2
     assert adult["isAdultContent"] is False and adult["isGoryContent"] is False
 
@@ -184,7 +187,7 @@ def test_adult_score_of_ordinary_photos_is_low(classifier: generalclassification
 def test_classifier_refuses_a_job_without_image(classifier: generalclassification.GeneralClassifier,
                                                 job: Job) -> None:
     with pytest.raises(ClassifierError, match="needs the job's image"):
-        classifier(job, None)
+        classifier(job, None, NO_CONTEXT)
 
 
 @pytest.mark.models

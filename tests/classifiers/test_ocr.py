@@ -21,6 +21,7 @@ from classifiers.backends.local.language import LanguageDetector
 from classifiers.backends.local.ocr_orientation import to_original, to_upright
 from classifiers.backends.local.rapid_ocr import RapidTextReader, bundled_models
 from classifiers.backends.local.text_detection import detect
+from pipeline.classifier import NO_CONTEXT
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.job import Job, parse_job
 from tests.classifiers.images import dejavu_sans, encode, text_image
@@ -58,7 +59,7 @@ def lines_of(output: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_a_rendered_title_is_read_exactly_with_word_boxes(classifier: ocr.OcrClassifier) -> None:
     image = text_image(["IMAGINEM PIPELINE 2026"])
-    output = classifier(make_job(), image)
+    output = classifier(make_job(), image, NO_CONTEXT)
 
     assert output["OCR_fullText"] == "IMAGINEM PIPELINE 2026"
     assert output["backend"] == "local"
@@ -80,7 +81,7 @@ def test_a_rendered_title_is_read_exactly_with_word_boxes(classifier: ocr.OcrCla
 
 
 def test_a_two_line_paragraph_is_one_region_of_two_lines(classifier: ocr.OcrClassifier) -> None:
-    output = classifier(make_job(), text_image(PARAGRAPH))
+    output = classifier(make_job(), text_image(PARAGRAPH), NO_CONTEXT)
     assert output["OCR_fullText"] == "\n".join(PARAGRAPH)
     [region] = output["ocr"]["regions"]
     assert [" ".join(w["text"] for w in line["words"]) for line in region["lines"]] == PARAGRAPH
@@ -89,7 +90,7 @@ def test_a_two_line_paragraph_is_one_region_of_two_lines(classifier: ocr.OcrClas
 def test_two_columns_are_two_regions_read_column_by_column(classifier: ocr.OcrClassifier) -> None:
     gap = " " * 30
     image = text_image([f"Left column one{gap}Right column one", f"Left column two{gap}Right column two"])
-    output = classifier(make_job(), image)
+    output = classifier(make_job(), image, NO_CONTEXT)
     assert output["OCR_fullText"] == "Left column one\nLeft column two\nRight column one\nRight column two"
     left, right = output["ocr"]["regions"]
     assert box(left["boundingBox"])[2] < box(right["boundingBox"])[0]
@@ -97,14 +98,14 @@ def test_two_columns_are_two_regions_read_column_by_column(classifier: ocr.OcrCl
 
 def test_tilted_text_reports_the_angle_that_levels_it(classifier: ocr.OcrClassifier) -> None:
     tilted = encode(text_image(["IMAGINEM PIPELINE 2026"]).pil.rotate(5, expand=True, fillcolor="white"))
-    output = classifier(make_job(), tilted)
+    output = classifier(make_job(), tilted, NO_CONTEXT)
     assert output["OCR_fullText"] == "IMAGINEM PIPELINE 2026"
     # Turned 5 degrees anticlockwise, so 5 degrees clockwise levels it.
     assert output["ocr"]["textAngle"] == pytest.approx(math.radians(5), abs=0.03)
 
 
 def test_a_blank_page_has_no_regions(classifier: ocr.OcrClassifier) -> None:
-    output = classifier(make_job(), encode(PIL.Image.new("RGB", (400, 300), "white")))
+    output = classifier(make_job(), encode(PIL.Image.new("RGB", (400, 300), "white")), NO_CONTEXT)
     assert output == {"ocr": {"language": "unk", "textAngle": 0.0, "orientation": "NotDetected", "regions": []},
                       "OCR_fullText": "", "backend": "local"}
 
@@ -119,7 +120,7 @@ PAGE = ["Please keep this door closed at all times.", "The alarm rings when it s
 def test_a_turned_page_reads_in_order_with_its_orientation_and_original_boxes(
         classifier: ocr.OcrClassifier, turn: PIL.Image.Transpose, orientation: str) -> None:
     turned = encode(text_image(PAGE).pil.transpose(turn))
-    output = classifier(make_job(), turned)
+    output = classifier(make_job(), turned, NO_CONTEXT)
     assert output["OCR_fullText"] == "\n".join(PAGE)
     assert output["ocr"]["orientation"] == orientation and output["ocr"]["language"] == "en"
     lines = [box(line["boundingBox"]) for line in lines_of(output)]
@@ -150,7 +151,7 @@ def tracked(word: str, size: int = 64, spacing: int = 14) -> PIL.Image.Image:
 
 
 def test_letters_spaced_out_as_a_logo_stay_one_word(classifier: ocr.OcrClassifier) -> None:
-    output = classifier(make_job(), encode(tracked("IMAGINEM")))
+    output = classifier(make_job(), encode(tracked("IMAGINEM")), NO_CONTEXT)
     assert output["OCR_fullText"] == "IMAGINEM"
     assert [w["text"] for line in lines_of(output) for w in line["words"]] == ["IMAGINEM"]
 
@@ -196,7 +197,7 @@ def test_the_models_come_from_the_package_and_nothing_is_downloaded(monkeypatch:
 
     monkeypatch.setattr(socket.socket, "connect", loopback_only)
     fresh = ocr.OcrClassifier(reader=RapidTextReader())
-    assert fresh(make_job(), text_image(["offline"]))["OCR_fullText"] == "offline"
+    assert fresh(make_job(), text_image(["offline"]), NO_CONTEXT)["OCR_fullText"] == "offline"
     assert attempts == []
 
 
@@ -221,7 +222,7 @@ def test_words_without_boxes_share_the_line_box_by_characters() -> None:
 
 def test_a_job_without_an_image_is_a_classifier_error(classifier: ocr.OcrClassifier) -> None:
     with pytest.raises(ClassifierError, match="needs the job's image"):
-        classifier(make_job(), None)
+        classifier(make_job(), None, NO_CONTEXT)
 
 
 
@@ -263,7 +264,7 @@ def test_small_text_on_a_large_image_is_found_again_at_the_fine_scale(classifier
     engine = classifier._reader.load()  # type: ignore[attr-defined]
     found = detect(engine.text_det, rapid_ocr._bgr(image))
     assert "region" in found.passes and 0 < found.fine_share < 0.1
-    output = classifier(make_job(), encode(image))
+    output = classifier(make_job(), encode(image), NO_CONTEXT)
     assert output["OCR_fullText"] == "YAMAHA 42"
     [line] = lines_of(output)
     left, top, right, bottom = box(line["boundingBox"])

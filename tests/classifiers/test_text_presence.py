@@ -10,8 +10,11 @@ import PIL.ImageFont
 import pytest
 
 from classifiers import generalclassification
+from classifiers.backends.factory import local_image_analyzer
 from classifiers.backends.local.imagetype import pixel_statistics, pixel_tags
+from classifiers.backends.local.models import ModelCache
 from classifiers.backends.local.text_presence import TextPresence, text_tags, worth_a_look
+from pipeline.classifier import NO_CONTEXT
 from pipeline.images import Image
 from pipeline.job import Job, parse_job
 from tests.classifiers.images import dejavu_sans, encode, photo, resized, text_image
@@ -38,7 +41,7 @@ def detector() -> TextPresence:
 
 @pytest.fixture(scope="module")
 def classifier() -> generalclassification.GeneralClassifier:
-    return generalclassification.GeneralClassifier(analyzer=generalclassification.make_local_analyzer())
+    return generalclassification.GeneralClassifier(analyzer=local_image_analyzer(ModelCache(threads=2)))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +90,7 @@ def test_a_large_word_on_a_flat_band_is_text_logo_and_graphics(detector: TextPre
 @pytest.mark.models
 def test_the_classifier_tags_a_page_text_first_and_captions_it_a_document(
         classifier: generalclassification.GeneralClassifier, job: Job) -> None:
-    output = classifier(job, text_image(PAGE, size=32))
+    output = classifier(job, text_image(PAGE, size=32), NO_CONTEXT)
     names = [t["name"] for t in output["tags"]]
     assert names[:2] == ["text", "document"], output["tags"]
     confidences = [t["confidence"] for t in output["tags"]]
@@ -98,7 +101,7 @@ def test_the_classifier_tags_a_page_text_first_and_captions_it_a_document(
 @pytest.mark.models
 def test_the_classifier_keeps_people_first_and_adds_no_text_to_a_portrait(
         classifier: generalclassification.GeneralClassifier, job: Job) -> None:
-    output = classifier(job, photo("astronaut"))
+    output = classifier(job, photo("astronaut"), NO_CONTEXT)
     names = [t["name"] for t in output["tags"]]
     assert names[0] == "person" and "text" not in names, output["tags"]
     rest = [t["confidence"] for t in output["tags"] if t["name"] not in ("person", "human face", "people", "group")]

@@ -6,6 +6,7 @@ from typing import Any
 
 import azure.functions as func
 
+from pipeline.classifier import StepContext
 from pipeline.functions import classifier_blueprint, step_runner
 from pipeline.images import Image
 from pipeline.job import Job
@@ -18,7 +19,7 @@ class Slow:
         self.name = name
         self.seconds = seconds
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         time.sleep(self.seconds)
         return {"slept": self.seconds}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from pipeline.classifier import StepContext
 from pipeline.errors import RetryableError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -17,7 +18,7 @@ class Noop:
         self.name = name
         self.calls = 0
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         self.calls += 1
         return {"seen": sorted(job.job_output)}
 
@@ -28,7 +29,7 @@ class ImageSize:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         assert image is not None
         return {"metadata": {"width": image.width, "height": image.height, "format": image.format}}
 
@@ -39,7 +40,7 @@ class Boom:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         raise ValueError("the model exploded")
 
 
@@ -52,7 +53,7 @@ class Big:
         self.name = name
         self.size = size
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         return {"blob": "x" * (self.size - len('{"blob": ""}'))}
 
 
@@ -63,7 +64,7 @@ class Flaky:
         self.name = name
         self.failures = failures
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         if self.failures > 0:
             self.failures -= 1
             raise RetryableError("database is down")
@@ -80,7 +81,7 @@ class Gate:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         self.entered.set()
         assert self.release.wait(30)
         return {"gated": True}

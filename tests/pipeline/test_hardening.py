@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from classifiers import facematch
+from pipeline.classifier import StepContext
 from pipeline.errors import JobConflictError, JobFormatError
 from pipeline.images import Image
 from pipeline.job import Job
@@ -50,7 +51,7 @@ class Reader(Noop):
         super().__init__(name)
         self.seen: dict[str, Any] = {}
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         self.seen = dict(job.job_output)
         return {}
 

@@ -20,6 +20,7 @@ import PIL.Image
 import PIL.ImageOps
 import pytest
 
+from pipeline.classifier import StepContext
 from pipeline.dependencies import Dependencies
 from pipeline.errors import ConfigurationError, NotAnImageError
 from pipeline.image_cache import DecodedImages
@@ -229,7 +230,7 @@ class Looks:
         self.max_side = max_side
         self.seen: list[Image] = []
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         assert image is not None
         self.seen.append(image)
         pixels = image.scaled(self.max_side)[0] if self.max_side else image.pil

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.classifier import Classifier
+from pipeline.classifier import Classifier, StepContext
 from pipeline.errors import JobFormatError, RetryableError
 from pipeline.job import parse_job
 from pipeline.job_record import PIPELINELOGS
@@ -212,7 +212,7 @@ def test_a_dependency_output_is_what_the_next_classifier_sees(
     seen: list[dict[str, Any]] = []
 
     class Reader(Noop):
-        def __call__(self, job: Any, image: Any) -> dict[str, Any]:
+        def __call__(self, job: Any, image: Any, context: StepContext) -> dict[str, Any]:
             seen.append(dict(job.job_output))
             return {}
 
@@ -264,7 +264,7 @@ def test_outputs_that_fit_a_table_but_not_a_message_are_linked_in_the_message(
     seen: dict[str, Any] = {}
 
     class Reader(Noop):
-        def __call__(self, job: Any, image: Any) -> dict[str, Any]:
+        def __call__(self, job: Any, image: Any, context: StepContext) -> dict[str, Any]:
             seen.update(job.job_output)
             return {}
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from classifiers.pipelineoutput import NAME, PipelineoutputClassifier, build
+from pipeline.classifier import NO_CONTEXT, StepContext
 from pipeline.dependencies import Dependencies
 from pipeline.errors import RetryableError
 from pipeline.host.azurite import Azurite, free_port
@@ -40,7 +41,7 @@ def test_the_classifier_writes_the_job_and_reports_engine_and_labels(engine: Eng
     assert (classifier.name, classifier.needs_image) == (NAME, False)
     job = parse_job(job_message("job-1", tags=[("cat", 0.9)], text="Hello world"))
 
-    output = classifier(job, None)
+    output = classifier(job, None, NO_CONTEXT)
 
     expected_engine = {"sqlite-embedded": "SQLite (embedded)", "sqlite-odbc": "SQLite",
                        "postgresql": "PostgreSQL"}[engine.name]
@@ -58,7 +59,7 @@ def test_a_job_whose_earlier_steps_failed_is_still_written(make_engine: Callable
     message = job_message("job-1")
     message["job_output"] = {"generalclassification": None, "ocr": {}, "facematch": {"matches": "oops"}}
 
-    output = build(services_for(engine.settings, azurite))(parse_job(message), None)
+    output = build(services_for(engine.settings, azurite))(parse_job(message), None, NO_CONTEXT)
 
     assert output == {"done": True, "engine": "SQLite (embedded)", "labels": 0, "outcome": "succeeded"}
     database = engine.database()
@@ -141,14 +142,12 @@ def test_a_job_with_a_failed_step_is_written_as_finished_with_failures(services:
 def test_the_outcome_follows_the_recorded_steps_over_the_message(services: Services, unique: str) -> None:
     """A step recorded as failed counts even if the message carries its key; a recorded success counts too."""
     batch = f"batch{unique}"
-    services.storage.table(PIPELINELOGS).upsert_entity({
-        "PartitionKey": batch, "RowKey": "job-1", "generalclassification": "step 0: failed"})
-    services.storage.table(PIPELINELOGS).upsert_entity({
-        "PartitionKey": batch, "RowKey": "job-2", "generalclassification": "step 0: success"})
     classifier = build(services)
     failed = job_message("job-1", batch_id=batch, tags=[("cat", 0.9)])
     succeeded = job_message("job-2", batch_id=batch)
     del succeeded["job_output"]["generalclassification"]
 
-    assert classifier(parse_job(failed), None)["outcome"] == "finished with failures"
-    assert classifier(parse_job(succeeded), None)["outcome"] == "succeeded"
+    assert classifier(parse_job(failed), None, StepContext(record={"generalclassification": "step 0: failed"})
+                      )["outcome"] == "finished with failures"
+    assert classifier(parse_job(succeeded), None, StepContext(record={"generalclassification": "step 0: success"})
+                      )["outcome"] == "succeeded"

@@ -1,8 +1,9 @@
 """Azure Cognitive Services backends (Computer Vision v3.2, Face v1.0) behind the backend protocols.
 
-Each ``make_*`` builds one backend from the services; the classifier modules call them from
-their ``build()`` when ``settings.backend_for(name) == "azure"``. They raise
-``ConfigurationError`` naming the missing setting when an endpoint or key is not set.
+Each ``make_*`` builds one backend for the classifier it is given from the settings and the storage
+account; the backend factory (``classifiers.backends.factory``) calls them when
+``settings.backend_for(classifier) == "azure"``. They raise ``ConfigurationError`` naming the
+missing setting when an endpoint or key is not set.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from classifiers.backends.azure.vision import AzureImageAnalyzer, AzureTextReade
 from classifiers.backends.protocols import FaceDetector, FaceMatcher, FacePrinter, ImageAnalyzer, TextReader
 from pipeline.errors import ConfigurationError
 from pipeline.images import Image, ImageFetcher
-from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.storage import Storage
 
 __all__ = [
     "PERSISTED_FACES_TABLE",
@@ -59,14 +61,12 @@ class AzureConnection:
     key_setting: str
 
     @classmethod
-    def vision(cls, services: Services, classifier: str) -> AzureConnection:
-        s = services.settings
+    def vision(cls, s: Settings, classifier: str) -> AzureConnection:
         return cls._checked("Computer Vision", s.vision_endpoint, s.vision_api_key,
                             "VISION_ENDPOINT", "VISION_API_KEY", classifier)
 
     @classmethod
-    def face(cls, services: Services, classifier: str) -> AzureConnection:
-        s = services.settings
+    def face(cls, s: Settings, classifier: str) -> AzureConnection:
         return cls._checked("Face", s.face_endpoint, s.face_api_key, "FACE_ENDPOINT", "FACE_API_KEY", classifier)
 
     @classmethod
@@ -100,51 +100,54 @@ def _face_client(connection: AzureConnection, policy: RetryPolicy) -> FaceClient
     return client
 
 
-def _detection(services: Services, classifier: str, policy: RetryPolicy) -> FaceDetection:
-    connection = AzureConnection.face(services, classifier)
+def _detection(settings: Settings, storage: Storage, classifier: str, policy: RetryPolicy) -> FaceDetection:
+    connection = AzureConnection.face(settings, classifier)
     return FaceDetection(client=_face_client(connection, policy), caller=connection.caller(policy),
-                         transfer=Transfer(storage=services.storage))
+                         transfer=Transfer(storage=storage))
 
 
-def _image_loader(services: Services) -> Callable[[str], Image]:
-    return ImageFetcher.from_settings(services.settings, services.storage).fetch
+def _image_loader(settings: Settings, storage: Storage) -> Callable[[str], Image]:
+    return ImageFetcher.from_settings(settings, storage).fetch
 
 
-def make_image_analyzer(services: Services, *, policy: RetryPolicy | None = None) -> ImageAnalyzer:
-    """generalclassification on Computer Vision analyze."""
+def make_image_analyzer(settings: Settings, storage: Storage, classifier: str, *,
+                        policy: RetryPolicy | None = None) -> ImageAnalyzer:
+    """Computer Vision analyze (generalclassification)."""
     policy = policy or RetryPolicy()
-    connection = AzureConnection.vision(services, "generalclassification")
+    connection = AzureConnection.vision(settings, classifier)
     return AzureImageAnalyzer(client=_vision_client(connection, policy), caller=connection.caller(policy),
-                              transfer=Transfer(storage=services.storage))
+                              transfer=Transfer(storage=storage))
 
 
-def make_text_reader(services: Services, *, policy: RetryPolicy | None = None,
+def make_text_reader(settings: Settings, storage: Storage, classifier: str, *, policy: RetryPolicy | None = None,
                      poll_interval: float = 0.5) -> TextReader:
-    """ocr on Computer Vision: the OCR API, or the Read API when OCR_MODE=read."""
+    """Computer Vision's OCR API, or the Read API when OCR_MODE=read (ocr)."""
     policy = policy or RetryPolicy()
-    connection = AzureConnection.vision(services, "ocr")
+    connection = AzureConnection.vision(settings, classifier)
     return AzureTextReader(client=_vision_client(connection, policy), caller=connection.caller(policy),
-                           transfer=Transfer(storage=services.storage), mode=services.settings.ocr_mode,
+                           transfer=Transfer(storage=storage), mode=settings.ocr_mode,
                            read_wait=policy.read_timeout, poll_interval=poll_interval)
 
 
-def make_face_detector(services: Services, *, policy: RetryPolicy | None = None) -> FaceDetector:
-    """facedetection on Face detect (detection_03, recognition_04, landmarks)."""
-    return AzureFaceDetector(detection=_detection(services, "facedetection", policy or RetryPolicy()))
+def make_face_detector(settings: Settings, storage: Storage, classifier: str, *,
+                       policy: RetryPolicy | None = None) -> FaceDetector:
+    """Face detect with detection_03, recognition_04 and landmarks (facedetection)."""
+    return AzureFaceDetector(detection=_detection(settings, storage, classifier, policy or RetryPolicy()))
 
 
-def make_face_printer(services: Services, *, policy: RetryPolicy | None = None) -> FacePrinter:
-    """faceprint: Face service faceIds as prints."""
-    return AzureFacePrinter(detection=_detection(services, "faceprint", policy or RetryPolicy()))
+def make_face_printer(settings: Settings, storage: Storage, classifier: str, *,
+                      policy: RetryPolicy | None = None) -> FacePrinter:
+    """Face service faceIds as prints (faceprint)."""
+    return AzureFacePrinter(detection=_detection(settings, storage, classifier, policy or RetryPolicy()))
 
 
-def make_face_matcher(services: Services, *, policy: RetryPolicy | None = None,
+def make_face_matcher(settings: Settings, storage: Storage, classifier: str, *, policy: RetryPolicy | None = None,
                       face_list_prefix: str = "imaginem", capacity: int = 1_000) -> FaceMatcher:
-    """facematch: find-similar over the face lists, persisted faces in the ``persistedfaces`` table."""
+    """Find-similar over the face lists, persisted faces in the ``persistedfaces`` table (facematch)."""
     policy = policy or RetryPolicy()
-    connection = AzureConnection.face(services, "facematch")
+    connection = AzureConnection.face(settings, classifier)
     return AzureFaceMatcher(
         client=_face_client(connection, policy), caller=connection.caller(policy),
-        transfer=Transfer(storage=services.storage), table=services.storage.table(PERSISTED_FACES_TABLE),
-        load_image=_image_loader(services), prefix=face_list_prefix, capacity=capacity,
+        transfer=Transfer(storage=storage), table=storage.table(PERSISTED_FACES_TABLE),
+        load_image=_image_loader(settings, storage), prefix=face_list_prefix, capacity=capacity,
     )

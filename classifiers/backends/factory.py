@@ -1,0 +1,109 @@
+"""The backend factory: the only place where a classifier's backend kind (local | azure) becomes a backend.
+
+Which kind a classifier uses is ``Settings.backend_for`` (its ``<CLASSIFIER>_BACKEND`` setting, or Azure
+when the keys of its service are set); each function here turns that kind into a backend from narrow
+dependencies: the settings, the storage account and the worker's ``ModelCache``. An unknown kind raises
+``ConfigurationError``. Azure backends import their SDKs only when chosen.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from classifiers.backends.local.face_matcher import LocalFaceMatcher
+from classifiers.backends.local.face_snapshot import DEFAULT_CONTAINER as SNAPSHOT_CONTAINER
+from classifiers.backends.local.face_snapshot import FaceSnapshots
+from classifiers.backends.local.face_store import DEFAULT_TABLE, FaceStore
+from classifiers.backends.local.models import ModelCache
+from classifiers.backends.protocols import FaceDetector, FaceMatcher, FacePrinter, ImageAnalyzer, TextReader
+from pipeline.errors import ConfigurationError
+from pipeline.settings import Settings
+from pipeline.storage import Storage
+
+__all__ = ["face_detector", "face_matcher", "face_printer", "image_analyzer", "local_image_analyzer", "text_reader"]
+
+
+def _unknown(classifier: str, kind: str) -> NoReturn:
+    raise ConfigurationError(f"{classifier} has no backend {kind!r}: set {classifier.upper()}_BACKEND to auto, "
+                             "local or azure")
+
+
+def image_analyzer(classifier: str, *, settings: Settings, storage: Storage, models: ModelCache) -> ImageAnalyzer:
+    """Tags, categories, captions, colour, adult scores: the local models or Computer Vision analyze."""
+    match settings.backend_for(classifier):
+        case "local":
+            return local_image_analyzer(models)
+        case "azure":
+            from classifiers.backends.azure import make_image_analyzer
+
+            return make_image_analyzer(settings, storage, classifier)
+        case other:
+            _unknown(classifier, other)
+
+
+def local_image_analyzer(models: ModelCache) -> ImageAnalyzer:
+    """EfficientNet-Lite0 + open_nsfw + pixel statistics + the worker's face detector (facedetection's, run
+    here again: steps know nothing of each other) + rapidocr's text detector at 256 px; nothing is written."""
+    from classifiers.backends.local.imagenet_analyzer import LocalImageAnalyzer
+    from classifiers.backends.local.people import PeopleFinder
+
+    return LocalImageAnalyzer(tagger=models.tags, adult=models.adult, people=PeopleFinder(faces=models.face_detector),
+                              text=models.text_presence)
+
+
+def text_reader(classifier: str, *, settings: Settings, storage: Storage, models: ModelCache) -> TextReader:
+    """RapidOCR's bundled PP-OCR models, or Computer Vision's OCR (or Read, OCR_MODE=read) API."""
+    match settings.backend_for(classifier):
+        case "local":
+            return models.ocr
+        case "azure":
+            from classifiers.backends.azure import make_text_reader
+
+            return make_text_reader(settings, storage, classifier)
+        case other:
+            _unknown(classifier, other)
+
+
+def face_detector(classifier: str, *, settings: Settings, storage: Storage, models: ModelCache) -> FaceDetector:
+    """YuNet checked by dlib's CNN (HOG without yuface), or Face detect."""
+    match settings.backend_for(classifier):
+        case "local":
+            return models.face_detector
+        case "azure":
+            from classifiers.backends.azure import make_face_detector
+
+            return make_face_detector(settings, storage, classifier)
+        case other:
+            _unknown(classifier, other)
+
+
+def face_printer(classifier: str, *, settings: Settings, storage: Storage, models: ModelCache) -> FacePrinter:
+    """dlib's ResNet descriptor, or Face service faceIds."""
+    match settings.backend_for(classifier):
+        case "local":
+            return models.face_printer
+        case "azure":
+            from classifiers.backends.azure import make_face_printer
+
+            return make_face_printer(settings, storage, classifier)
+        case other:
+            _unknown(classifier, other)
+
+
+def face_matcher(classifier: str, *, settings: Settings, storage: Storage) -> FaceMatcher:
+    """The local matcher over the worker's face index, or find-similar over the Face service's face lists."""
+    match settings.backend_for(classifier):
+        case "local":
+            return LocalFaceMatcher(store=_face_index(storage), threshold=settings.face_match_threshold)
+        case "azure":
+            from classifiers.backends.azure import make_face_matcher
+
+            return make_face_matcher(settings, storage, classifier)
+        case other:
+            _unknown(classifier, other)
+
+
+def _face_index(storage: Storage) -> FaceStore:
+    """Which face index the local matcher searches: the ``persistedfaces`` table and its blob snapshot."""
+    snapshots = FaceSnapshots(container=storage.container(SNAPSHOT_CONTAINER))
+    return FaceStore(table=storage.table(DEFAULT_TABLE), snapshots=snapshots)

@@ -1,0 +1,45 @@
+"""The catalogue is what users and Azure see: dependencies.json, the Bicep's queues, the settings and the app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import get_type_hints
+
+import pytest
+
+from classifiers.catalogue import CATALOGUE, spec
+from classifiers.names import AZURE_SERVICES
+from infra.check.bicep import parse_bicep
+from pipeline.settings import SETTINGS, Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_dependencies_json_says_what_each_spec_needs() -> None:
+    graph = json.loads((REPO / "dependencies.json").read_text())
+    assert graph == {s.name: list(s.needs) for s in CATALOGUE}
+
+
+def test_the_bicep_creates_one_queue_per_spec() -> None:
+    queues = parse_bicep(REPO / "infra" / "main.bicep").tree["variables"]["classifierQueues"]["value"]
+    assert queues == [s.name for s in CATALOGUE]
+
+
+def test_the_default_pipeline_is_the_catalogue_in_order() -> None:
+    assert Settings.from_env({}).pipeline_definition == tuple(s.name for s in CATALOGUE)
+
+
+def test_settings_know_the_service_of_every_spec_that_has_one() -> None:
+    assert dict(AZURE_SERVICES) == {s.name: s.service for s in CATALOGUE if s.service is not None}
+    backends = {setting.name for setting in SETTINGS if setting.name.endswith("_BACKEND")}
+    assert backends == {f"{s.name.upper()}_BACKEND" for s in CATALOGUE if s.service is not None}
+
+
+def test_each_spec_is_its_module_and_names_a_typed_output() -> None:
+    for s in CATALOGUE:
+        assert spec(s.name) is s
+        assert s.build.__module__ == f"classifiers.{s.name}"
+        assert get_type_hints(s.output), s.name  # a TypedDict with fields
+    with pytest.raises(KeyError, match="known: generalclassification"):
+        spec("nope")
