@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dashboard.jobs import batch_view
+from pipeline.classifier import StepContext
 from pipeline.cli import main
 from pipeline.errors import MissingDependencyError
 from pipeline.images import Image
@@ -34,7 +35,7 @@ class Needs(Noop):
         super().__init__(name)
         self.needs = needs
 
-    def __call__(self, job: Job, image: Image | None) -> dict[str, Any]:
+    def __call__(self, job: Job, image: Image | None, context: StepContext) -> dict[str, Any]:
         if self.needs not in job.job_output:
             raise MissingDependencyError(self.name, self.needs)
         return {}

@@ -29,7 +29,7 @@ def test_the_samples_are_written_from_the_photos_shipped_in_the_package(tmp_path
 
 def test_samples_runs_with_requirements_txt_only(tmp_path: Path) -> None:
     """The Azure-like venv (scripts/setup.sh) has requirements.txt and nothing else: no scikit-image there."""
-    assert VENV_PYTHON.exists(), "run scripts/setup.sh (it creates the Azure-like venv)"
+    assert VENV_PYTHON.exists(), "run scripts/setup-tests.sh (it creates the Azure-like venv)"
     assert subprocess.run([VENV_PYTHON, "-c", "import skimage"], capture_output=True).returncode != 0
     done = subprocess.run([VENV_PYTHON, "-m", "pipeline.cli", "samples", str(tmp_path / "photos")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
