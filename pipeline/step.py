@@ -38,6 +38,7 @@ from pipeline.errors import (
     MissingDependencyError,
     RetryableError,
 )
+from pipeline.forget.tombstones import FORGOTTEN_TABLE, Tombstones
 from pipeline.image_cache import DecodedImages
 from pipeline.images import Image, ImageFetcher
 from pipeline.job import Job, identify, parse_job
@@ -62,6 +63,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     ALREADY_DONE = "already done"
     RESENT = "resent"
+    FORGOTTEN = "forgotten"
 
 
 def describe_exception(error: BaseException) -> str:
@@ -117,6 +119,7 @@ class StepRunner:
         self._linked = linked or LinkedContent(services.storage)
         self._queues = {*services.dependencies.classifiers, *settings.external_queues}
         self._served = served_queues
+        self._tombstones = Tombstones(table=services.storage.table(FORGOTTEN_TABLE))
 
     def serve(self, queue: str) -> None:
         """Say that this app serves ``queue`` (a trigger of the app listens on it)."""
@@ -148,6 +151,9 @@ class StepRunner:
             if dequeue_count >= self._max_dequeue_count:
                 self._record_rejection(body, queue, e)
             raise
+        if self._tombstones.forgotten(job.batch_id, job.id):  # forgotten: no work, no writes, acknowledged
+            _log.info("%s: job %s was forgotten; message dropped", queue, one_line(job.id))
+            return Outcome.FORGOTTEN
 
         entity = self._log.claim(job.batch_id, job.id, job.fingerprint)
         if entity.get(FINGERPRINT) != job.fingerprint:

@@ -1,7 +1,6 @@
-"""Forgetting a job, a batch or a person everywhere the pipeline stored something of them (issue 22)."""
+"""Forgetting a job, a batch or a person everywhere the pipeline stored something of them (issue 22).
 
-from pipeline.forget.build import build_eraser
-from pipeline.forget.eraser import Eraser, ErasureReport
-from pipeline.forget.target import Kind, StoreReport, Target
-
-__all__ = ["Eraser", "ErasureReport", "Kind", "StoreReport", "Target", "build_eraser"]
+``eraser`` runs the erasure over one module per store; ``build.build_eraser`` wires it from the settings;
+``tombstones`` is what a step checks before it works on a job. Nothing is imported here, so a step can
+import the tombstones alone.
+"""

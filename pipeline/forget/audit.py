@@ -39,7 +39,7 @@ class ErasureLog:
                 self._table.create_entity({**_SALT_KEY, "value": secrets.token_hex(32)})
             except ResourceExistsError:
                 pass
-            self._salt = bytes.fromhex(str(self._table.get_entity(**_SALT_KEY)["value"]))
+            self._salt = bytes.fromhex(str(self._table.get_entity("salt", "salt")["value"]))
         return self._salt
 
     def proof(self, kind: str, ids: Sequence[str]) -> str:

@@ -19,6 +19,7 @@ from pipeline.untrusted import one_line
 __all__ = ["SqlEraser"]
 
 _PAGE = 500
+_CHUNK = 200  # values per IN (...): far below SQL Server's 2100 parameters
 
 
 class SqlEraser:
@@ -48,6 +49,11 @@ class SqlEraser:
             if batch_id != scope.whole_batch:
                 statements += [(f"DELETE FROM {labels} WHERE batch_id = ? AND job_id = ?", "labels", [batch_id, job]),
                                (f"DELETE FROM {output} WHERE batch_id = ? AND {job_id} = ?", "rows", [batch_id, job])]
+        faces = sorted(scope.faces)
+        for start in range(0, len(faces), _CHUNK):  # facematch's labels name the matched faces
+            chunk = faces[start:start + _CHUNK]
+            statements.append((f"DELETE FROM {labels} WHERE kind = 'face_match' AND name IN "
+                               f"({', '.join('?' * len(chunk))})", "face match labels", chunk))
         for sql, what, params in statements:
             cursor.execute(sql, params)
             report.requests += 1

@@ -43,9 +43,10 @@ class Tombstones:
     def forgotten(self, batch_id: str, job_id: str) -> bool:
         """Whether the job, or its whole batch, is forgotten: one query."""
         try:
+            # Hex hashes and "*" only: safe to write into the filter (the SDK's parameters trip on brackets).
             found = self._table.query_entities(
-                "PartitionKey eq @p and (RowKey eq @j or RowKey eq @all)", select=["RowKey"], results_per_page=2,
-                parameters={"p": _hash(batch_id), "j": _hash(batch_id, job_id), "all": WHOLE_BATCH})
+                f"PartitionKey eq '{_hash(batch_id)}' and (RowKey eq '{_hash(batch_id, job_id)}' "
+                f"or RowKey eq '{WHOLE_BATCH}')", select=["RowKey"], results_per_page=2)
             return next(iter(found), None) is not None
         except ResourceNotFoundError:  # nothing was ever forgotten
             return False
