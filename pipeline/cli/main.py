@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli import demo
+from pipeline.cli import forget as cli_forget
 from pipeline.cli import results as cli_results
 from pipeline.cli.consoles import output
 from pipeline.cli.probe import StorageUnreachableError, probe_storage
@@ -328,6 +329,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_results.register(commands)
     demo.register(commands)
+    cli_forget.register(commands)
     return parser
 
 
