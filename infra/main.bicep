@@ -250,6 +250,17 @@ param dashboardMaxFiles int = 50
 @description('Application (client) ID of the Entra ID app registration that signs users in to the dashboard (App Service Authentication). Empty: every HTTP route answers 401; the queue triggers still run.')
 param dashboardClientId string = ''
 
+@description('Days a job\'s working copy (workingcopies/) is kept: a storage lifecycle rule (docs/privacy.md).')
+@minValue(1)
+param workingCopyRetentionDays int = 7
+
+@description('Days linked content (largemessages/) is kept: a storage lifecycle rule (docs/privacy.md).')
+@minValue(1)
+param largeMessageRetentionDays int = 7
+
+@description('Days a stored face is kept after it was first stored; empty keeps faces until forgotten.')
+param faceRetentionDays string = ''
+
 // ---------------------------------------------------------------------------------------------
 // Names and shared values
 // ---------------------------------------------------------------------------------------------
@@ -327,6 +338,8 @@ module storage 'modules/storage.bicep' = {
       'pipelinelogs'
       'persistedfaces'
     ]
+    workingCopyRetentionDays: workingCopyRetentionDays
+    largeMessageRetentionDays: largeMessageRetentionDays
     containerNames: [
       'inputimages'
       facesContainerName
@@ -469,6 +482,9 @@ module appSettings 'modules/appsettings.bicep' = {
     imageMaxPixels: imageMaxPixels
     imageFetchTimeoutSeconds: imageFetchTimeoutSeconds
     dashboardMaxFiles: dashboardMaxFiles
+    workingCopyRetentionDays: workingCopyRetentionDays
+    largeMessageRetentionDays: largeMessageRetentionDays
+    faceRetentionDays: faceRetentionDays
   }
   // The Key Vault references resolve on first start only once the secrets and the role exist.
   dependsOn: [

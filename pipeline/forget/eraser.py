@@ -78,9 +78,10 @@ class _FaceIndexStore:
                     by_batch.setdefault(batch_id, []).append(job_id)
             for batch_id, jobs in sorted(by_batch.items()):
                 report.add("faces", self._index.forget_jobs(batch_id, jobs))
-            if scope.target.kind is Kind.PERSON:
-                report.add("faces", self._index.forget_person(scope.target.person_id).face_ids.__len__())
+            if scope.target.kind in (Kind.PERSON, Kind.EXPIRED):
                 report.add("faces", self._index.forget_faces(scope.faces))
+            if scope.target.kind is Kind.PERSON:  # the person herself and her name, where the index keeps them
+                self._index.forget_person(scope.target.person_id)
         except Exception as e:  # reported; the next run finishes it
             report.failures.append(f"{type(e).__name__}: {one_line(e, 160)}")
         report.requests = int(getattr(self._index, "requests", 0))

@@ -64,6 +64,10 @@ class FaceIndexEraser(Protocol):
         """Delete the person, her name and her faces; what was hers."""
         ...
 
+    def faces_before(self, moment: datetime) -> PersonFaces:
+        """The faces stored before ``moment`` (for FACE_RETENTION_DAYS), deleting nothing."""
+        ...
+
 
 PersonResolver = Callable[[str], PersonFaces]
 """Finds a person's faces where the index keeps no person ids (today's table: facematch's links)."""
@@ -95,6 +99,18 @@ class TableFaceIndexEraser:
     def forget_faces(self, face_ids: Collection[str]) -> int:
         wanted = set(face_ids)
         return self._delete(lambda row: row.get("RowKey") in wanted) if wanted else 0
+
+    def faces_before(self, moment: datetime) -> PersonFaces:
+        # PartitionKey is the UTC hour a face was first stored (face_store.partition_for): a key range.
+        hour = moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+        self.requests += 1
+        try:
+            rows = list(self.table.query_entities("PartitionKey lt @hour", parameters={"hour": hour},
+                                                  select=["RowKey", "batch_id", "job_id"], results_per_page=_PAGE))
+        except ResourceNotFoundError:
+            return PersonFaces()
+        return PersonFaces(frozenset(str(r["RowKey"]) for r in rows),
+                           frozenset((str(r.get("batch_id", "")), str(r.get("job_id", ""))) for r in rows))
 
     def forget_person(self, person_id: str) -> PersonFaces:
         faces = self.person_faces(person_id)

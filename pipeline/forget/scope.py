@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,8 @@ def plan(target: Target, *, log: PipelineLog, linked: LinkedContent, database: D
         outputs += [entity_outputs(entity, linked)] if entity else []
         outputs += list(_sql_outputs(database, scope.jobs, None).values())
     else:
-        person = face_index.person_faces(target.person_id)
+        person = (face_index.person_faces(target.person_id) if target.kind is Kind.PERSON
+                  else face_index.faces_before(datetime.fromisoformat(target.before)))
         scope.faces |= person.face_ids
         own: list[Mapping[str, Any]] = [entity_outputs(e, linked) for key in sorted(person.jobs)
                                          if (e := log.read(*key)) is not None]

@@ -12,6 +12,7 @@ class Kind(StrEnum):
     JOB = "job"
     BATCH = "batch"
     PERSON = "person"
+    EXPIRED = "expired faces"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +23,8 @@ class Target:
     batch_id: str = ""
     job_id: str = ""
     person_id: str = ""
+    before: str = ""
+    """For expired faces: the ISO moment; faces first stored before it are forgotten."""
     with_photos: bool = False
     """For a person: also forget the whole jobs her faces are in (their photos and everything derived)."""
 
@@ -37,10 +40,14 @@ class Target:
     def person(cls, person_id: str, *, with_photos: bool = False) -> Target:
         return cls(kind=Kind.PERSON, person_id=_required(person_id, "person"), with_photos=with_photos)
 
+    @classmethod
+    def expired(cls, before: str) -> Target:
+        return cls(kind=Kind.EXPIRED, before=_required(before, "moment"))
+
     def ids(self) -> tuple[str, ...]:
         """The ids that name it (hashed for the audit record, never stored in clear)."""
         return {Kind.JOB: (self.batch_id, self.job_id), Kind.BATCH: (self.batch_id,),
-                Kind.PERSON: (self.person_id,)}[self.kind]
+                Kind.PERSON: (self.person_id,), Kind.EXPIRED: (self.before,)}[self.kind]
 
     def describe(self) -> str:
         match self.kind:
@@ -48,6 +55,8 @@ class Target:
                 return f"job {self.job_id!r} of batch {self.batch_id!r}"
             case Kind.BATCH:
                 return f"batch {self.batch_id!r}"
+            case Kind.EXPIRED:
+                return f"faces stored before {self.before}"
             case _:
                 return f"person {self.person_id!r}" + (" with her photos" if self.with_photos else "")
 
