@@ -14,8 +14,10 @@ from classifiers import (
     pipelineoutput,
 )
 from dashboard import dashboard_blueprint
+from dashboard.forget import forget_blueprint
 from pipeline.api import dependencies_blueprint
 from pipeline.dependencies import Dependencies
+from pipeline.forget.timer import retention_blueprint
 from pipeline.functions import classifier_blueprint, step_runner
 
 logging.getLogger("azure").setLevel(logging.WARNING)
@@ -32,3 +34,5 @@ app.register_functions(classifier_blueprint(facematch.NAME, facematch.build, run
 app.register_functions(classifier_blueprint(pipelineoutput.NAME, pipelineoutput.build, runner))
 app.register_functions(dependencies_blueprint(Dependencies.load()))
 app.register_functions(dashboard_blueprint())
+app.register_functions(forget_blueprint())
+app.register_functions(retention_blueprint())

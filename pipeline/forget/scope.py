@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pipeline.forget.face_index import FaceIndexEraser

@@ -15,8 +15,8 @@ import pytest
 from pipeline.forget.build import build_eraser
 from pipeline.forget.target import Target
 from pipeline.functions import classifier_blueprint, step_runner
-from pipeline.hostconfig import QueueConfig
 from pipeline.host.localhost import LocalHost
+from pipeline.hostconfig import QueueConfig
 from pipeline.images import Image
 from pipeline.job import Job
 from pipeline.services import Services
