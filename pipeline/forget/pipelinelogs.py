@@ -12,7 +12,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from pipeline.forget.scope import Scope
-from pipeline.forget.scrub import FACE_OUTPUTS, scrub_job_output
+from pipeline.forget.scrub import FACE_OUTPUTS, match_ids_of, scrub_job_output
 from pipeline.forget.target import StoreReport
 from pipeline.linked import LinkedContent, is_link
 from pipeline.storage import Storage
@@ -99,8 +99,8 @@ class MentionScrubber:
             for page in pages:
                 report.requests += 1
                 for row in page:
-                    text = row.get("facematch_output")
-                    if isinstance(text, str) and (is_link(_json(text)) or any(f in text for f in scope.faces)):
+                    output = _json(row.get("facematch_output"))
+                    if is_link(output) or match_ids_of(output) & scope.faces:
                         candidates.add((str(row["PartitionKey"]), str(row["RowKey"])))
         except ResourceNotFoundError:
             return report

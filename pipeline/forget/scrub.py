@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FACE_OUTPUTS", "FORGOTTEN", "Scrubbed", "face_ids_of", "scrub_job_output"]
+__all__ = ["FACE_OUTPUTS", "FORGOTTEN", "Scrubbed", "face_ids_of", "match_ids_of", "scrub_job_output"]
 
 FACE_OUTPUTS = ("facedetection", "faceprint", "facematch", "facecrop")
 """The classifier outputs that hold faces or mention them."""
@@ -46,6 +46,17 @@ def face_ids_of(job_output: Mapping[str, Any]) -> set[str]:
             face_id = _mapping(entry).get("faceId")
             if isinstance(face_id, str) and face_id:
                 found.add(face_id)
+    return found
+
+
+def match_ids_of(facematch: Any) -> set[str]:
+    """Every face id a facematch output names: its own faces and the faces they matched."""
+    found: set[str] = set()
+    for entry in _list(_mapping(facematch).get("matches")):
+        entry = _mapping(entry)
+        if isinstance(entry.get("faceId"), str):
+            found.add(entry["faceId"])
+        found.update(m["id"] for m in map(_mapping, _list(entry.get("matches"))) if isinstance(m.get("id"), str))
     return found
 
 

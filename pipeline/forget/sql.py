@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from pipeline.forget.scope import Scope
-from pipeline.forget.scrub import scrub_job_output
+from pipeline.forget.scrub import face_ids_of, match_ids_of, scrub_job_output
 from pipeline.forget.target import StoreReport
 from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
@@ -69,11 +69,15 @@ class SqlEraser:
             after = page[-1][:2]
             changed = []
             for batch_id, job, text in page:
-                if scope.erased(batch_id, job) or not any(face in text for face in scope.faces):
+                if scope.erased(batch_id, job) or "facematch" not in text:
                     continue
                 try:
                     output = json.loads(text)
                 except ValueError:
+                    continue
+                # A set intersection, not a substring search per face: a person may have thousands.
+                if isinstance(output, dict) and not (
+                        match_ids_of(output.get("facematch")) | face_ids_of(output)) & scope.faces:
                     continue
                 scrubbed = scrub_job_output(output if isinstance(output, dict) else {}, scope.faces)
                 if scrubbed.changed:

@@ -123,3 +123,29 @@ def test_forgetting_a_person_removes_her_faces_everywhere_and_keeps_the_photos(w
     rows = [r["RowKey"] for r in storage.table(PERSISTED_FACES).list_entities(select=["RowKey"])]
     assert second[0].face_id in rows and not set(carols) & set(rows)
     assert list(storage.container(SNAPSHOTS).list_blobs(name_starts_with="v1/"))
+
+
+def test_a_later_photo_of_a_forgotten_person_matches_nothing_and_with_photos_takes_her_jobs(world: World) -> None:
+    from classifiers.backends.local.face_snapshot import FaceSnapshots
+    from classifiers.backends.local.face_store import FaceStore
+
+    data, storage = world.data, world.services.storage
+    batch = random_id("batch")
+    erin, frank = data.person(), data.person()
+    first = data.job(batch, "e1", people=[erin])
+    second = data.job(batch, "e2", people=[erin, frank], matches=first)
+    data.snapshot()
+    person = min(first[0].face_id, second[0].face_id)
+
+    report = world.eraser.forget(Target.person(person, with_photos=True))
+
+    assert report.complete, [s.summary() for s in report.stores]
+    assert _entity(world, batch, "e1") is None and _entity(world, batch, "e2") is None
+    needles = [f"{batch}/e1", f"{batch}/e2", first[0].face_id, *(f.face_id for f in second)]
+    assert find_everywhere(storage, world.database, needles) == []
+    # A cold worker (snapshot, then table) holds none of her prints: her next photo matches nothing forgotten.
+    fresh = FaceStore(table=storage.table(PERSISTED_FACES), refresh_interval=0,
+                      snapshots=FaceSnapshots(container=storage.container(SNAPSHOTS)))
+    later = (erin + 0.01).reshape(1, -1).astype("float32")
+    hits = fresh.search(later, threshold=0.6, limit=10, exclude_job="new")
+    assert not {h.face_id for h in hits[0]} & {first[0].face_id, second[0].face_id}
