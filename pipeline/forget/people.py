@@ -1,8 +1,9 @@
 """A person's faces where the face index keeps no person ids: the group of faces facematch linked together.
 
 As the People page groups them (``dashboard.people``): faces A and B are one person when facematch matched
-one to the other, and so on through the links; the person's id is the smallest face id of her group. Read
-from every finished job's facematch output in SQL (one keyset-paged scan).
+one to the other, and so on through the links. The page names a person by the smallest face id of her
+group among the jobs it shows; any face id of the group names her here, since this reads every finished
+job's facematch output in SQL (one keyset-paged scan) and her group may be larger than the page's.
 """
 
 from __future__ import annotations
@@ -48,8 +49,6 @@ class LinkedPeople:
                 if other in owner and other not in group:
                     group.add(other)
                     todo.append(other)
-        if min(group) != person_id:  # a face id that is not the person's id: not a person
-            return PersonFaces()
         return PersonFaces(frozenset(group), frozenset(owner[f] for f in group))
 
     def _outputs(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
