@@ -11,10 +11,11 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from pipeline.forget.scope import Scope
+from pipeline.forget.scope import Scope, read_entities
 from pipeline.forget.scrub import FACE_OUTPUTS, match_ids_of, scrub_job_output
 from pipeline.forget.target import StoreReport
 from pipeline.linked import LinkedContent, is_link
+from pipeline.logs import PipelineLog
 from pipeline.storage import Storage
 from pipeline.untrusted import one_line
 
@@ -104,21 +105,47 @@ class MentionScrubber:
                         candidates.add((str(row["PartitionKey"]), str(row["RowKey"])))
         except ResourceNotFoundError:
             return report
-        for batch_id, job_id in sorted(candidates):
-            if scope.erased(batch_id, job_id):
-                continue
+        kept = [key for key in candidates if not scope.erased(*key)]
+        try:
+            entities = read_entities(PipelineLog(self._table), kept)
+        except AzureError as e:
+            report.failures.append(f"reading entities to scrub: {type(e).__name__}: {one_line(e, 120)}")
+            return report
+        updates: dict[str, list[dict[str, Any]]] = {}
+        for (batch_id, job_id), entity in sorted(entities.items()):
             try:
-                self._scrub(batch_id, job_id, scope, report)
+                changes = self._scrub(entity, scope, report)
             except Exception as e:  # reported; the next run finishes it
                 report.failures.append(f"scrubbing a job's entity: {type(e).__name__}: {one_line(e, 120)}")
+                continue
+            if changes:
+                updates.setdefault(batch_id, []).append({"PartitionKey": batch_id, "RowKey": job_id, **changes})
+        for entities_of_batch in updates.values():
+            for chunk in _transactions(entities_of_batch):
+                try:
+                    self._update(chunk, report)
+                except AzureError as e:
+                    report.failures.append(f"{len(chunk)} scrubbed entities: {type(e).__name__}: {one_line(e, 120)}")
         return report
 
-    def _scrub(self, batch_id: str, job_id: str, scope: Scope, report: StoreReport) -> None:
+    def _update(self, chunk: list[dict[str, Any]], report: StoreReport) -> None:
+        """One transaction for the chunk; entity by entity when it is refused (one of them deleted meanwhile)."""
         report.requests += 1
         try:
-            entity = self._table.get_entity(batch_id, job_id)
-        except ResourceNotFoundError:
+            self._table.submit_transaction([("update", e, {"mode": UpdateMode.MERGE}) for e in chunk])
+            report.add("entities scrubbed", len(chunk))
             return
+        except AzureError:
+            pass
+        for entity in chunk:
+            report.requests += 1
+            try:
+                self._table.update_entity(entity, mode=UpdateMode.MERGE)
+                report.add("entities scrubbed")
+            except ResourceNotFoundError:
+                pass
+
+    def _scrub(self, entity: Mapping[str, Any], scope: Scope, report: StoreReport) -> dict[str, Any]:
         outputs = {name: _json(entity.get(f"{name}_output")) for name in FACE_OUTPUTS
                    if isinstance(entity.get(f"{name}_output"), str)}
         expanded = {name: self._linked.expand(value) for name, value in outputs.items()}
@@ -142,11 +169,9 @@ class MentionScrubber:
                 new_message = {**message, "job_output": new_inner}
                 changes["job_output"] = json.dumps(self._write_back(whole, new_message, report), ensure_ascii=False)
         if changes:
-            report.requests += 1
-            self._table.update_entity({"PartitionKey": batch_id, "RowKey": job_id, **changes}, mode=UpdateMode.MERGE)
-            report.add("entities scrubbed")
             report.add("faces", scrubbed.faces)
             report.add("mentions", scrubbed.mentions)
+        return changes
 
     def _write_back(self, stored: Any, value: Any, report: StoreReport) -> Any:
         """What to store for ``value``: the same link with the blob rewritten, or the value itself."""
@@ -160,6 +185,23 @@ class MentionScrubber:
                                   content_type="application/json")
         report.add("linked blobs rewritten")
         return stored
+
+
+_TRANSACTION_BYTES = 3 * 1024 * 1024  # under the 4 MiB of an entity group transaction, with room for its framing
+
+
+def _transactions(entities: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Chunks of at most 100 entities and about 3 MiB (strings counted in UTF-16, as the service does)."""
+    chunks: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for entity in entities:
+        weight = sum(2 * len(str(v)) for v in entity.values())
+        if chunks[-1] and (len(chunks[-1]) >= _TRANSACTION_LIMIT or size + weight > _TRANSACTION_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entity)
+        size += weight
+    return [c for c in chunks if c]
 
 
 def _json(text: Any) -> Any:

@@ -24,7 +24,7 @@ from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.schema import OUTPUT
 
-__all__ = ["Scope", "entity_outputs", "plan"]
+__all__ = ["Scope", "entity_outputs", "plan", "read_entities"]
 
 _log = logging.getLogger(__name__)
 
@@ -58,6 +58,27 @@ def entity_outputs(entity: Mapping[str, Any], linked: LinkedContent) -> dict[str
         except Exception as e:  # an unreadable output holds nothing we can scrub
             _log.info("forget: %s output unreadable: %s", name, type(e).__name__)
     return outputs
+
+
+_WHOLE_PARTITION = 8
+"""Above this many wanted jobs of one batch, its partition is read in pages rather than entity by entity."""
+
+
+def read_entities(log: PipelineLog, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The ``pipelinelogs`` entities of these jobs that exist, read with as few requests as it takes."""
+    by_batch: dict[str, set[str]] = {}
+    for batch_id, job_id in keys:
+        by_batch.setdefault(batch_id, set()).add(job_id)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for batch_id, jobs in sorted(by_batch.items()):
+        if len(jobs) > _WHOLE_PARTITION:
+            found |= {(batch_id, str(e["RowKey"])): e for e in log.batch(batch_id) if e["RowKey"] in jobs}
+            continue
+        for job_id in sorted(jobs):
+            entity = log.read(batch_id, job_id)
+            if entity is not None:
+                found[(batch_id, job_id)] = entity
+    return found
 
 
 def _sql_outputs(database: Database, keys: Iterable[tuple[str, str]] | None, batch_id: str | None
@@ -103,8 +124,7 @@ def plan(target: Target, *, log: PipelineLog, linked: LinkedContent, database: D
         person = (face_index.person_faces(target.person_id) if target.kind is Kind.PERSON
                   else face_index.faces_before(datetime.fromisoformat(target.before)))
         scope.faces |= person.face_ids
-        own: list[Mapping[str, Any]] = [entity_outputs(e, linked) for key in sorted(person.jobs)
-                                         if (e := log.read(*key)) is not None]
+        own: list[Mapping[str, Any]] = [entity_outputs(e, linked) for e in read_entities(log, person.jobs).values()]
         own += list(_sql_outputs(database, person.jobs, None).values())
         if target.with_photos:
             scope.jobs |= person.jobs
