@@ -19,7 +19,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, QueueMessage
 
 from pipeline.forget.scope import Scope
-from pipeline.forget.scrub import scrub_job_output
+from pipeline.forget.scrub import face_ids_of, match_ids_of, scrub_job_output
 from pipeline.forget.target import StoreReport
 from pipeline.job import identify
 from pipeline.storage import Storage
@@ -99,7 +99,16 @@ class QueueEraser:
 
     @staticmethod
     def _mentions(body: Any, scope: Scope) -> bool:
-        return bool(scope.faces) and isinstance(body, str) and any(face in body for face in scope.faces)
+        """Whether a raw JSON message's job_output names a forgotten face (sets, not a search per face)."""
+        if not scope.faces or not isinstance(body, str) or "job_output" not in body:
+            return False
+        try:
+            outputs = json.loads(body).get("job_output")
+        except (ValueError, AttributeError, RecursionError):
+            return False
+        if not isinstance(outputs, Mapping):
+            return False
+        return bool((match_ids_of(outputs.get("facematch")) | face_ids_of(outputs)) & scope.faces)
 
     @staticmethod
     def _scrubbed(body: str, scope: Scope) -> str:

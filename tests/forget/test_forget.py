@@ -59,6 +59,9 @@ def test_forgetting_a_batch_leaves_nothing_of_it_and_scrubs_its_faces_from_other
     storage.queue("facematch-poison").send_message(json.dumps(job_message("j4", ["facematch"], batch_id=gone)))
     survivor = json.dumps(job_message("k2", ["facematch"], batch_id=kept))
     storage.queue("facematch").send_message(survivor)
+    matched = {"matches": [{"faceId": "k3-face", "matches": [{"id": faces[0].face_id, "confidence": 0.9}]}]}
+    storage.queue("pipelineoutput").send_message(json.dumps(job_message(
+        "k3", ["facematch", "pipelineoutput"], batch_id=kept, step=1, output={"facematch": matched})))
 
     report = world.eraser.forget(Target.batch(gone))
 
@@ -78,6 +81,10 @@ def test_forgetting_a_batch_leaves_nothing_of_it_and_scrubs_its_faces_from_other
     assert [m["faceId"] for m in match] == [other[0].face_id] and match[0]["matches"] == []
     assert [m.content for m in storage.queue("facematch").peek_messages(max_messages=32)
             if kept in m.content] == [survivor]
+    [k3] = [json.loads(m.content) for m in storage.queue("pipelineoutput").peek_messages(max_messages=32)
+            if kept in m.content]
+    assert k3["job_output"]["facematch"]["matches"] == [{"faceId": "k3-face", "matches": []}]
+    assert removed["queues"]["messages scrubbed"] == 1
     audit = list(storage.table(ERASURES_TABLE).query_entities("kind eq 'batch'"))
     assert any(json.loads(a["removed"])["sql"]["rows"] == 2 for a in audit)
 
