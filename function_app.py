@@ -6,7 +6,9 @@ import azure.functions as func
 
 from classifiers.catalogue import CATALOGUE
 from dashboard import dashboard_blueprint
+from dashboard.forget import forget_blueprint
 from pipeline.api import dependencies_blueprint
+from pipeline.forget.timer import retention_blueprint
 from pipeline.functions import classifier_blueprint, step_runner
 from pipeline.root import Root
 
@@ -20,3 +22,5 @@ for spec in CATALOGUE:
     app.register_functions(classifier_blueprint(spec.name, spec.build, runner))
 app.register_functions(dependencies_blueprint(root.dependencies))
 app.register_functions(dashboard_blueprint(root=root))
+app.register_functions(forget_blueprint())
+app.register_functions(retention_blueprint())

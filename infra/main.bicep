@@ -256,6 +256,17 @@ param dashboardAllowedPrincipals string = ''
 @description('Comma-separated object IDs of the Entra ID groups whose members are allowed into the dashboard (the app registration must emit group claims).')
 param dashboardAllowedGroups string = ''
 
+@description('Days a job\'s working copy (workingcopies/) is kept: a storage lifecycle rule (docs/privacy.md).')
+@minValue(1)
+param workingCopyRetentionDays int = 7
+
+@description('Days linked content (largemessages/) is kept: a storage lifecycle rule (docs/privacy.md).')
+@minValue(1)
+param largeMessageRetentionDays int = 7
+
+@description('Days a stored face is kept after it was first stored; empty keeps faces until forgotten.')
+param faceRetentionDays string = ''
+
 // ---------------------------------------------------------------------------------------------
 // Names and shared values
 // ---------------------------------------------------------------------------------------------
@@ -333,6 +344,8 @@ module storage 'modules/storage.bicep' = {
       'pipelinelogs'
       'persistedfaces'
     ]
+    workingCopyRetentionDays: workingCopyRetentionDays
+    largeMessageRetentionDays: largeMessageRetentionDays
     containerNames: [
       'inputimages'
       facesContainerName
@@ -475,6 +488,9 @@ module appSettings 'modules/appsettings.bicep' = {
     imageMaxPixels: imageMaxPixels
     imageFetchTimeoutSeconds: imageFetchTimeoutSeconds
     dashboardMaxFiles: dashboardMaxFiles
+    workingCopyRetentionDays: workingCopyRetentionDays
+    largeMessageRetentionDays: largeMessageRetentionDays
+    faceRetentionDays: faceRetentionDays
   }
   // The Key Vault references resolve on first start only once the secrets and the role exist.
   dependsOn: [

@@ -100,6 +100,12 @@ SETTINGS: tuple[Setting, ...] = (
             "several messages at once besides (host.json batchSize), see the README's host.json table"),
     Setting("EXTERNAL_QUEUES", "", "comma-separated queues served by other apps that a processing_pipeline "
             "may name besides the classifiers of dependencies.json"),
+    Setting("WORKING_COPY_RETENTION_DAYS", "7", "days a job's working copy (workingcopies/) is kept; storage "
+            "lifecycle rules in Azure, the retention timer on the local host"),
+    Setting("LARGE_MESSAGE_RETENTION_DAYS", "7", "days linked content (largemessages/) is kept; storage lifecycle "
+            "rules in Azure, the retention timer on the local host"),
+    Setting("FACE_RETENTION_DAYS", "", "days a stored face (print, crop, matches) is kept after it was first "
+            "stored; empty keeps faces until forgotten (docs/privacy.md)"),
     Setting("IMAGE_ALLOW_LOCAL_PATHS", "false", "let image_url be a local file path (local runs only)",
             local_only=True),
     Setting("IMAGINEM_DATA_DIR", ".imaginem", "folder for the embedded SQLite database (local runs): "
@@ -181,6 +187,9 @@ class Settings:
     max_pipeline_steps: int = int(_DEFAULTS["MAX_PIPELINE_STEPS"])
     model_threads: int = int(_DEFAULTS["MODEL_THREADS"])
     external_queues: tuple[str, ...] = _names(_DEFAULTS["EXTERNAL_QUEUES"])
+    working_copy_retention_days: int = int(_DEFAULTS["WORKING_COPY_RETENTION_DAYS"])
+    large_message_retention_days: int = int(_DEFAULTS["LARGE_MESSAGE_RETENTION_DAYS"])
+    face_retention_days: int | None = None
     data_dir: Path = Path(_DEFAULTS["IMAGINEM_DATA_DIR"])
 
     @classmethod
@@ -221,6 +230,9 @@ class Settings:
             max_pipeline_steps=int(_number(env, "MAX_PIPELINE_STEPS", int)),
             model_threads=int(_number(env, "MODEL_THREADS", int)),
             external_queues=_names(get("EXTERNAL_QUEUES")),
+            working_copy_retention_days=int(_number(env, "WORKING_COPY_RETENTION_DAYS", int)),
+            large_message_retention_days=int(_number(env, "LARGE_MESSAGE_RETENTION_DAYS", int)),
+            face_retention_days=int(_number(env, "FACE_RETENTION_DAYS", int)) if get("FACE_RETENTION_DAYS") else None,
             data_dir=Path(env.get("IMAGINEM_DATA_DIR", "").strip() or _default_data_dir()),
         )
 

@@ -40,6 +40,7 @@ from pipeline.errors import (
     MissingDependencyError,
     RetryableError,
 )
+from pipeline.forget.tombstones import FORGOTTEN_TABLE, Tombstones
 from pipeline.image_cache import DecodedImages
 from pipeline.images import Image, ImageFetcher
 from pipeline.job import Job, identify, parse_job
@@ -79,6 +80,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     ALREADY_DONE = "already done"
     RESENT = "resent"
+    FORGOTTEN = "forgotten"
 
 
 def _done(job: Job, entity: Mapping[str, Any]) -> bool:
@@ -128,6 +130,7 @@ class StepRunner:
         self._linked = linked or LinkedContent(services.storage)
         self._queues = {*services.dependencies.classifiers, *settings.external_queues}
         self._served = served_queues
+        self._tombstones = Tombstones(table=services.storage.table(FORGOTTEN_TABLE))
 
     def serve(self, queue: str) -> None:
         """Say that this app serves ``queue`` (a trigger of the app listens on it)."""
@@ -159,6 +162,9 @@ class StepRunner:
             if dequeue_count >= self._max_dequeue_count:
                 self._record_rejection(body, queue, e)
             raise
+        if self._tombstones.forgotten(job.batch_id, job.id):  # forgotten: no work, no writes, acknowledged
+            _log.info("%s: job %s was forgotten; message dropped", queue, one_line(job.id))
+            return Outcome.FORGOTTEN
 
         entity = self._log.claim(job.batch_id, job.id, job.fingerprint)
         if entity.get(FINGERPRINT) != job.fingerprint:

@@ -254,7 +254,8 @@ async function batchPage(batchId, token) {
   const table = el("div");
   const status = el("p", { class: "muted" });
   show(el("h2", {}, "Batch ", el("span", { text: batchId })), counters, bar, status, table,
-       el("p", {}, el("a", { href: `#/results?batch=${encodeURIComponent(batchId)}`, text: "Results of this batch" })));
+       el("p", {}, el("a", { href: `#/results?batch=${encodeURIComponent(batchId)}`, text: "Results of this batch" })),
+       forgetButton("this batch", `/batches/${encodeURIComponent(batchId)}`, "#/upload"));
   // The first read has every job; later ones only the jobs changed since `cursor`, merged in here. The pause
   // between polls doubles (1 s up to 8 s) while nothing changes, and is 1 s again once something does.
   const jobs = new Map();
@@ -475,7 +476,27 @@ async function jobPage(batchId, jobId) {
             el("td", { class: s.exception ? "error" : "", text: s.exception || "" }))))),
        el("details", { id: "raw" }, el("summary", { text: "The raw pipelinelogs entity (every step's output as JSON)" }),
           el("table", { class: "entity", id: "entity" }, el("tbody", {}, Object.entries(view.entity).map(([k, v]) =>
-            el("tr", {}, el("th", { text: k }), el("td", {}, el("pre", { text: pretty(v) }))))))));
+            el("tr", {}, el("th", { text: k }), el("td", {}, el("pre", { text: pretty(v) }))))))),
+       forgetButton("this job", `/batches/${encodeURIComponent(view.batch_id)}/jobs/${encodeURIComponent(view.id)}`,
+                    `#/batch/${encodeURIComponent(view.batch_id)}`));
+}
+
+// ---- forgetting (DELETE /api/…; the custom header keeps other sites out, as for uploads) ---------------
+function forgetButton(what, path, after) {
+  const status = el("span", { class: "muted", role: "status" });
+  const button = el("button", { type: "button", class: "forget", "data-forget": path, text: `Forget ${what}`,
+    onclick: async () => {
+      if (!window.confirm(`Erase ${what} from every store (records, images, faces, results)? This cannot be undone.`)) return;
+      button.disabled = true;
+      status.textContent = "erasing…";
+      const response = await fetch(API + path, { method: "DELETE", headers: { "X-Imaginem-Forget": "1" } });
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) { location.hash = after; return; }
+      button.disabled = false;
+      status.replaceChildren(failure(new Error(body.error || (body.stores || []).flatMap((s) => s.failures).join("; ")
+                                                 || `${response.status} ${response.statusText}`)));
+    } });
+  return el("p", { class: "forget" }, button, " ", status);
 }
 
 // ---- People -------------------------------------------------------------------------------------------
@@ -508,7 +529,8 @@ async function personPage(personId) {
   const person = people.find((p) => p.id === personId);
   if (!person) { show(el("h2", { text: "Person" }), el("p", { text: "No such person (any more)." })); return; }
   show(el("h2", { text: `Person seen in ${person.jobs.length} photo(s)` }), crops(person.faces),
-       el("h2", { text: "Photos" }), thumbs(person.jobs));
+       el("h2", { text: "Photos" }), thumbs(person.jobs),
+       forgetButton("this person", `/people/${encodeURIComponent(personId)}`, "#/people"));
 }
 
 // ---- routing ------------------------------------------------------------------------------------------

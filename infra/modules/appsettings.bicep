@@ -22,6 +22,9 @@ param faceEndpoint string
 param faceSecretName string
 param sqlConnectionStringSecretName string
 param facesContainerName string
+param workingCopyRetentionDays int
+param largeMessageRetentionDays int
+param faceRetentionDays string
 
 @allowed([
   'auto'
@@ -130,5 +133,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // The Python worker runs at most this many invocations at once, as the local host does (host.json batchSize).
     PYTHON_THREADPOOL_THREAD_COUNT: '2'
     EXTERNAL_QUEUES: ''
+    // Retention (docs/privacy.md): the blob ones are enforced by the storage lifecycle rules, faces by a timer.
+    WORKING_COPY_RETENTION_DAYS: string(workingCopyRetentionDays)
+    LARGE_MESSAGE_RETENTION_DAYS: string(largeMessageRetentionDays)
+    FACE_RETENTION_DAYS: faceRetentionDays
   }
 }

@@ -41,6 +41,7 @@ from pipeline.host.outage import Outage
 from pipeline.host.polling import PollSchedule
 from pipeline.host.storage_wait import STORAGE_WAIT_SECONDS, wait_for_storage
 from pipeline.host.supervisor import EXIT_CONFIG, EXIT_TIMED_OUT, Supervisor
+from pipeline.host.timers import TimerTrigger, run_timers
 from pipeline.hostconfig import QueueConfig
 from pipeline.job import next_queue_named
 from pipeline.settings import Settings
@@ -81,8 +82,10 @@ def load_app(reference: str) -> func.FunctionApp:
     return app
 
 
-def triggers_of(app: func.FunctionApp) -> tuple[list[QueueTrigger], list[HttpRoute]]:
-    """The queue triggers and HTTP routes of an app (``get_functions`` may be called once per app)."""
+def triggers_of(app: func.FunctionApp, timers: list[TimerTrigger] | None = None
+                ) -> tuple[list[QueueTrigger], list[HttpRoute]]:
+    """The queue triggers and HTTP routes of an app (``get_functions`` may be called once per app);
+    its timer triggers are appended to ``timers`` when given."""
     queues: list[QueueTrigger] = []
     routes: list[HttpRoute] = []
     for function in app.get_functions():
@@ -96,6 +99,9 @@ def triggers_of(app: func.FunctionApp) -> tuple[list[QueueTrigger], list[HttpRou
                                 for m in (getattr(binding, "methods", None) or ["GET", "POST"]))
                 route = str(getattr(binding, "route", None) or name)
                 routes.append(HttpRoute(name, route, methods, function.get_user_function()))
+            elif binding.type == "timerTrigger" and timers is not None:
+                timers.append(TimerTrigger(name, str(binding.schedule), bool(binding.run_on_startup),  # type: ignore[attr-defined]
+                                           function.get_user_function()))
     seen: dict[str, str] = {}
     for trigger in queues:
         other = seen.setdefault(trigger.queue_name, trigger.function_name)
@@ -332,7 +338,8 @@ class LocalHost:
         Raises ``StorageUnreachableError`` when storage does not answer within ``storage_wait`` seconds at the
         start, ``ConfigurationError`` when the HTTP port is taken or a worker process reports a configuration error.
         """
-        queues, routes = triggers_of(load_app(self._app) if isinstance(self._app, str) else self._app)
+        timers: list[TimerTrigger] = []
+        queues, routes = triggers_of(load_app(self._app) if isinstance(self._app, str) else self._app, timers)
         storage = Storage.from_settings(self._settings)
         wait_for_storage(storage, timeout=self._storage_wait, stop=self.stop)
         for trigger in queues:
@@ -346,6 +353,7 @@ class LocalHost:
             threading.Thread(target=self.http_server.serve_forever, daemon=True).start()
             _log.info("HTTP routes on http://127.0.0.1:%d/api/: %s", self.http_server.server_port,
                       ", ".join(r.route for r in routes))
+        run_timers(timers, self.stop)  # in this process only: Functions runs a timer on one instance
         self.ready.set()
         _log.info("polling %s with %d worker(s)", ", ".join(t.queue_name for t in queues), self._workers)
         if threading.current_thread() is threading.main_thread():

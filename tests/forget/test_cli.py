@@ -1,0 +1,66 @@
+"""``imaginem forget`` as a user runs it: --yes off a terminal, what it prints, its exit codes."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from pipeline.logs import PIPELINELOGS
+
+from pipeline.cli import forget as cli_forget
+from pipeline.cli.main import main
+from pipeline.forget.build import build_eraser
+from pipeline.forget.eraser import Eraser
+from pipeline.forget.scope import Scope
+from pipeline.forget.target import StoreReport
+from pipeline.services import Services
+from pipeline.settings import Settings
+from pipeline.sql.connection import Database
+from tests.forget.synthetic import Synthetic, random_id
+
+pytestmark = pytest.mark.azurite
+
+
+@pytest.fixture
+def env(services: Services, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("IMAGINEM_DATA_DIR", str(services.settings.data_dir))
+    monkeypatch.chdir(services.settings.data_dir)  # no local.settings.json here
+    return services.settings
+
+
+def test_forget_needs_yes_off_a_terminal_then_erases_and_says_what(
+        env: Settings, services: Services, capsys: pytest.CaptureFixture[str]) -> None:
+    batch = random_id("cli")
+    database = Database.from_settings(env)
+    Synthetic(storage=services.storage, database=database).job(batch, "one")
+    database.close()
+
+    assert main(["forget", "--batch", batch]) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert services.storage.table(PIPELINELOGS).get_entity(batch, "one")
+
+    assert main(["forget", "--batch", batch, "--yes"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 entities" in printed and "1 rows" in printed and "workingcopies" in printed
+    assert main(["forget", "--batch", batch, "--yes"]) == 0  # nothing left: still fine
+    assert main(["forget", "--batch", batch, "--with-photos", "--yes"]) == 2
+
+
+class _Broken:
+    name = "broken store"
+
+    def erase(self, scope: Scope) -> StoreReport:
+        return StoreReport(self.name, failures=["the disk is on fire"])
+
+
+def test_forget_exits_1_and_says_what_is_left_when_a_store_fails(
+        env: Settings, services: Services, capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(settings: Settings) -> Eraser:
+        eraser = build_eraser(settings, storage=services.storage)
+        eraser._stores.append(_Broken())
+        return eraser
+
+    args = argparse.Namespace(job=[random_id("cli"), "j"], batch=None, person=None, with_photos=False, yes=True)
+    assert cli_forget.run(args, env, eraser=broken) == 1
+    captured = capsys.readouterr()
+    assert "the disk is on fire" in captured.out and "run the same command again" in captured.err
