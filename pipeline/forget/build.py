@@ -13,8 +13,8 @@ from pipeline.forget.scope import Scope, plan
 from pipeline.forget.sql import SqlEraser
 from pipeline.forget.target import Target
 from pipeline.forget.tombstones import FORGOTTEN_TABLE, Tombstones
+from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.linked import LinkedContent
-from pipeline.logs import PIPELINELOGS, PipelineLog
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.storage import Storage

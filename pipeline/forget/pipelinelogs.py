@@ -14,8 +14,8 @@ from azure.data.tables import TableClient, UpdateMode
 from pipeline.forget.scope import Scope, read_entities
 from pipeline.forget.scrub import FACE_OUTPUTS, match_ids_of, scrub_job_output
 from pipeline.forget.target import StoreReport
+from pipeline.job_record import PipelineLog
 from pipeline.linked import LinkedContent, is_link
-from pipeline.logs import PipelineLog
 from pipeline.storage import Storage
 from pipeline.untrusted import one_line
 

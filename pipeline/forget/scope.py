@@ -18,8 +18,8 @@ from typing import Any
 from pipeline.forget.face_index import FaceIndexEraser
 from pipeline.forget.scrub import FACE_OUTPUTS, face_ids_of, scrub_job_output
 from pipeline.forget.target import Kind, Target
+from pipeline.job_record import PipelineLog
 from pipeline.linked import LinkedContent
-from pipeline.logs import PipelineLog
 from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.schema import OUTPUT

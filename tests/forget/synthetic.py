@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 from azure.data.tables import UpdateMode
-from pipeline.logs import PIPELINELOGS
 
 from classifiers.backends.local.face_index import StoredFace
 from classifiers.backends.local.face_snapshot import FaceSnapshots
 from classifiers.backends.local.face_store import FaceStore
 from pipeline.forget.build import PERSISTED_FACES, SNAPSHOTS
+from pipeline.job_record import PIPELINELOGS
 from pipeline.linked import LinkedContent
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter

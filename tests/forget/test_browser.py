@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import azure.functions as func
 import pytest
-from pipeline.logs import PIPELINELOGS
 from playwright.sync_api import Page, expect, sync_playwright
 
 from dashboard import dashboard_blueprint
@@ -14,6 +13,7 @@ from dashboard.forget import forget_blueprint
 from pipeline.host.azurite import free_port
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from pipeline.logs import PIPELINELOGS
 
 from pipeline.cli import forget as cli_forget
 from pipeline.cli.main import main
@@ -13,6 +12,7 @@ from pipeline.forget.build import build_eraser
 from pipeline.forget.eraser import Eraser
 from pipeline.forget.scope import Scope
 from pipeline.forget.target import StoreReport
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from pipeline.logs import PIPELINELOGS
 
 from pipeline.forget.audit import ERASURES_TABLE
 from pipeline.forget.build import PERSISTED_FACES, SNAPSHOTS, build_eraser
 from pipeline.forget.eraser import Eraser
 from pipeline.forget.target import Target
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.sql.connection import Database
 from tests.forget.search import find_everywhere

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import azure.functions as func
 import pytest
 import requests
-from pipeline.logs import PIPELINELOGS
 
 from dashboard.forget import FORGET_HEADER, PRINCIPAL_HEADER, forget_blueprint
 from pipeline.forget.audit import ERASURES_TABLE
@@ -22,6 +21,7 @@ from pipeline.host.azurite import free_port
 from pipeline.host.localhost import LocalHost, triggers_of
 from pipeline.host.timers import TimerTrigger
 from pipeline.hostconfig import QueueConfig
+from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
