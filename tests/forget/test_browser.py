@@ -70,7 +70,7 @@ def test_the_job_and_batch_pages_forget_after_a_confirmation(site: str, page: Pa
     page.goto(f"{site}#/job/{batch}/one")
     button = page.get_by_role("button", name="Forget this job")
     button.click()  # dismissed: nothing happens
-    expect(page.locator("#entity")).to_be_visible()
+    expect(page.locator("#raw")).to_be_visible()
     assert storage.table(PIPELINELOGS).get_entity(batch, "one")
     button.click()
     page.wait_for_url(f"**#/batch/{batch}")
