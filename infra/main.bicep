@@ -282,16 +282,8 @@ var allTags = union({
   'azd-env-name': environmentName
 }, tags)
 
-// Queue name = classifier name (dependencies.json); the runtime adds the -poison queues.
-var classifierQueues = [
-  'generalclassification'
-  'ocr'
-  'facedetection'
-  'facecrop'
-  'faceprint'
-  'facematch'
-  'pipelineoutput'
-]
+// Queue name = classifier name: one queue per key of dependencies.json (the runtime adds the -poison queues).
+var classifierQueues = [for classifier in items(loadJsonContent('../dependencies.json')): classifier.key]
 var facesContainerName = 'faces'
 var deploymentContainerName = 'app-package'
 
