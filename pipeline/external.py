@@ -26,7 +26,7 @@ __all__ = ["ExternalQueue", "FunctionClassifier"]
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)  # not frozen: the Classifier protocol declares plain attributes
 class FunctionClassifier:
     """A plain function seen as a classifier: its queue's name, whether it needs the image, the function."""
 
