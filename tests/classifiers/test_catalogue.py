@@ -30,8 +30,10 @@ def test_the_bicep_creates_one_queue_per_spec() -> None:
     assert queues == sorted(s.name for s in CATALOGUE)
 
 
-def test_the_default_pipeline_is_the_catalogue_in_order() -> None:
-    assert Settings.from_env({}).pipeline_definition == tuple(s.name for s in CATALOGUE)
+def test_the_default_pipeline_is_in_the_catalogue_in_its_order() -> None:
+    # A classifier added later runs when a job names it; PIPELINE_DEFINITION adds it to every job.
+    default = Settings.from_env({}).pipeline_definition
+    assert tuple(s.name for s in CATALOGUE if s.name in default) == default
 
 
 def test_settings_know_the_service_of_every_spec_that_has_one() -> None:
