@@ -1,12 +1,21 @@
 """The classifiers this app serves: one spec per classifier module, in the default pipeline's order.
 
-Adding a classifier: write its module with a ``SPEC``, add the spec here (and its needs to
-``dependencies.json``). ``function_app.py`` registers every spec of this list in a loop.
+Adding a classifier (README, "Add a classifier"): write its module with a ``SPEC``, import it here and add
+the spec, and give it its line in ``dependencies.json``. ``function_app.py`` registers every spec of this
+list in a loop; main.bicep creates a queue per classifier of ``dependencies.json``.
 """
 
 from __future__ import annotations
 
-from classifiers import facecrop, facedetection, facematch, faceprint, generalclassification, ocr, pipelineoutput
+from classifiers import (  # one a line, so that adding a classifier adds a line
+    facecrop,
+    facedetection,
+    facematch,
+    faceprint,
+    generalclassification,
+    ocr,
+    pipelineoutput,
+)
 from classifiers.spec import ClassifierSpec
 
 __all__ = ["CATALOGUE", "spec"]

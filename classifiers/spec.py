@@ -2,7 +2,7 @@
 
 Each classifier module declares ``SPEC``; ``classifiers.catalogue.CATALOGUE`` lists them. The Functions
 app registers one queue trigger per spec, the benchmarks build from it, and a test checks that
-``dependencies.json`` (which users edit) and the Bicep's queue list agree with it.
+``dependencies.json`` (which users edit, and from which main.bicep creates the queues) agrees with it.
 """
 
 from __future__ import annotations

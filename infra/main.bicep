@@ -18,6 +18,9 @@ param branch string = 'main'
 @description('Comma-separated queues a job visits when its message names none (PIPELINE_DEFINITION).')
 param pipelineDefinition string = 'generalclassification,ocr,facedetection,facecrop,faceprint,facematch,pipelineoutput'
 
+@description('Comma-separated queues served by other apps that a processing_pipeline may name (EXTERNAL_QUEUES); created with the classifiers\' queues.')
+param externalQueues string = ''
+
 @secure()
 @description('Face API key. Empty: a Face account is created (createCognitiveAccounts) or the local face models run.')
 param faceApiKey string = ''
@@ -293,16 +296,9 @@ var allTags = union({
   'azd-env-name': environmentName
 }, tags)
 
-// Queue name = classifier name (dependencies.json); the runtime adds the -poison queues.
-var classifierQueues = [
-  'generalclassification'
-  'ocr'
-  'facedetection'
-  'facecrop'
-  'faceprint'
-  'facematch'
-  'pipelineoutput'
-]
+// Queue name = classifier name: one queue per key of dependencies.json (the runtime adds the -poison queues).
+var classifierQueues = [for classifier in items(loadJsonContent('../dependencies.json')): classifier.key]
+var externalQueueNames = empty(externalQueues) ? [] : split(externalQueues, ',')
 var facesContainerName = 'faces'
 var deploymentContainerName = 'app-package'
 
@@ -339,7 +335,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: allTags
     skuName: storageSkuName
-    queueNames: classifierQueues
+    queueNames: concat(classifierQueues, externalQueueNames)
     tableNames: [
       'pipelinelogs'
       'persistedfaces'
@@ -471,6 +467,7 @@ module appSettings 'modules/appsettings.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     keyVaultName: keyVault.outputs.name
     pipelineDefinition: pipelineDefinition
+    externalQueues: externalQueues
     visionEndpoint: visionEndpointValue
     visionSecretName: useVision ? secretNames.vision : ''
     faceEndpoint: faceEndpointValue

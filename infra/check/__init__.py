@@ -12,7 +12,7 @@ Run ``python -m infra.check`` from the repository root; tests/infra exercises ea
 """
 
 from infra.check.appsettings import check_app_settings
-from infra.check.bicep import BicepFile, Parameter, Problem, check_templates, load_bicep_files
+from infra.check.bicep import BicepFile, Parameter, Problem, check_templates, load_bicep_files, variable_value
 from infra.check.parameters import check_parameters_file, check_parameters_files
 from infra.check.policy import PolicyReport, find_checkov, run_policy_scan
 
@@ -28,4 +28,5 @@ __all__ = [
     "find_checkov",
     "load_bicep_files",
     "run_policy_scan",
+    "variable_value",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,7 +13,16 @@ from typing import Any
 from lark.exceptions import LarkError, UnexpectedInput
 from pycep import BicepParser
 
-__all__ = ["BicepFile", "Parameter", "Problem", "check_templates", "load_bicep_files", "parse_bicep", "walk_resources"]
+__all__ = [
+    "BicepFile",
+    "Parameter",
+    "Problem",
+    "check_templates",
+    "load_bicep_files",
+    "parse_bicep",
+    "variable_value",
+    "walk_resources",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +141,24 @@ def walk_resources(files: Iterable[BicepFile]) -> Iterator[tuple[BicepFile, str,
     for bicep in files:
         for symbol, resource in bicep.resources.items():
             yield bicep, symbol, str(resource.get("type", "")), _unwrap(resource.get("config") or {})
+
+
+def variable_value(bicep: BicepFile, name: str) -> Any:
+    """The value of the ``var`` ``name``: a literal, or ``[for x in items(loadJsonContent(path)): x.key]``
+    (the keys of a JSON file, sorted as ARM's ``items()`` sorts them); ValueError for anything else."""
+    value = bicep.tree["variables"][name]["value"]
+    loop = value.get("loop_type") if isinstance(value, Mapping) else None
+    if loop is None:
+        return value
+    source = (loop.get("detail") or {}).get("array_name") or {}
+    items = source.get("function") or {}
+    loaded = ((items.get("parameters") or {}).get("arg_1") or {}).get("function") or {}
+    accessor = ((value.get("config") or {}).get("operator") or {}).get("operands") or {}
+    if (items.get("type"), loaded.get("type"), accessor.get("operand_1"), accessor.get("operand_2")) != (
+            "items", "load_json_content", loop["detail"].get("item_name"), "key"):
+        raise ValueError(f"var {name} of {bicep.path.name} is a loop the offline checks cannot evaluate")
+    data = json.loads((bicep.path.parent / loaded["parameters"]["file_path"]).read_text(encoding="utf-8"))
+    return sorted(data)
 
 
 def _unwrap(config: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -12,6 +12,9 @@ param applicationInsightsConnectionString string
 param keyVaultName string
 param pipelineDefinition string
 
+@description('Comma-separated queues served by other apps (EXTERNAL_QUEUES).')
+param externalQueues string = ''
+
 @description('Computer Vision endpoint; empty keeps generalclassification and ocr on the local models.')
 param visionEndpoint string
 
@@ -132,7 +135,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     MODEL_THREADS: '1'
     // The Python worker runs at most this many invocations at once, as the local host does (host.json batchSize).
     PYTHON_THREADPOOL_THREAD_COUNT: '2'
-    EXTERNAL_QUEUES: ''
+    EXTERNAL_QUEUES: externalQueues
     // Retention (docs/privacy.md): the blob ones are enforced by the storage lifecycle rules, faces by a timer.
     WORKING_COPY_RETENTION_DAYS: string(workingCopyRetentionDays)
     LARGE_MESSAGE_RETENTION_DAYS: string(largeMessageRetentionDays)

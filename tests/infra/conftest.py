@@ -12,9 +12,11 @@ INFRA = REPO / "infra"
 
 
 def copy_infra(destination: Path) -> Path:
-    """A copy of infra/ (templates, parameters, schema.sql), without the checker's own code."""
+    """A copy of infra/ (templates, parameters, schema.sql), without the checker's own code, beside a copy of
+    dependencies.json (main.bicep creates a queue per classifier of it)."""
     target = destination / "infra"
     shutil.copytree(INFRA, target, ignore=shutil.ignore_patterns("__pycache__", "check"))
+    shutil.copy(REPO / "dependencies.json", destination / "dependencies.json")
     return target
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from infra.check import appsettings, check_app_settings, load_bicep_files
 from infra.check.appsettings import app_settings_in, code_settings
-from infra.check.bicep import parse_bicep
+from infra.check.bicep import parse_bicep, variable_value
 from tests.infra.conftest import INFRA, REPO, edit
 
 pytestmark = pytest.mark.infra
@@ -98,9 +98,9 @@ def test_a_storage_connection_string_in_bicep_is_reported(infra_copy: Path) -> N
 
 
 def test_one_queue_per_classifier() -> None:
-    queues = parse_bicep(INFRA / "main.bicep").tree["variables"]["classifierQueues"]["value"]
+    queues = variable_value(parse_bicep(INFRA / "main.bicep"), "classifierQueues")
     dependencies = json.loads((REPO / "dependencies.json").read_text())
-    assert sorted(queues) == sorted(dependencies)
+    assert queues == sorted(dependencies)
 
 
 def test_azure_yaml_points_azd_at_the_template_and_the_function_app() -> None:

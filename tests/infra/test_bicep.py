@@ -35,8 +35,8 @@ def test_a_broken_bicep_file_is_reported_with_its_line(infra_copy: Path) -> None
 
 
 def test_a_module_given_an_undeclared_parameter_is_reported(infra_copy: Path) -> None:
-    edit(infra_copy / "main.bicep", "    queueNames: classifierQueues\n",
-         "    queueNames: classifierQueues\n    queueCount: 7\n")
+    edit(infra_copy / "main.bicep", "    queueNames: concat(classifierQueues, externalQueueNames)\n",
+         "    queueNames: concat(classifierQueues, externalQueueNames)\n    queueCount: 7\n")
     files, _ = load_bicep_files(infra_copy)
     messages = [p.message for p in check_templates(files)]
     assert messages == ["module 'storage' passes 'queueCount', which modules/storage.bicep does not declare"]
