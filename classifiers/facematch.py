@@ -17,10 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from classifiers.backends.face_index import make_face_index
 from classifiers.backends.local.face_matcher import LocalFaceMatcher
-from classifiers.backends.local.face_snapshot import DEFAULT_CONTAINER as SNAPSHOT_CONTAINER
-from classifiers.backends.local.face_snapshot import FaceSnapshots
-from classifiers.backends.local.face_store import DEFAULT_TABLE, FaceStore
 from classifiers.backends.protocols import FaceMatcher
 from classifiers.face_limits import cap, check_prints
 from pipeline.errors import ConfigurationError, MissingDependencyError
@@ -53,12 +51,12 @@ class FacematchClassifier:
 
 
 def build(services: Services) -> FacematchClassifier:
-    """The local matcher over the ``persistedfaces`` table; the faces load at the first job."""
+    """The local matcher over the face index (PostgreSQL when FACE_INDEX_CONNECTION_STRING is set, else the
+    ``persistedfaces`` table); the faces load at the first job."""
     match services.settings.backend_for(NAME):
         case "local":
-            snapshots = FaceSnapshots(container=services.storage.container(SNAPSHOT_CONTAINER))
-            store = FaceStore(table=services.storage.table(DEFAULT_TABLE), snapshots=snapshots)
-            matcher = LocalFaceMatcher(store=store, threshold=services.settings.face_match_threshold)
+            matcher = LocalFaceMatcher(index=make_face_index(services),
+                                       threshold=services.settings.face_match_threshold)
             return FacematchClassifier(matcher=matcher, max_faces=services.settings.max_faces_per_image)
         case "azure":
             from classifiers.backends.azure import make_face_matcher

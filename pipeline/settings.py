@@ -69,6 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQL_CONNECTION_STRING", "", "pyodbc connection string for pipeline_output; "
             "an embedded SQLite file in IMAGINEM_DATA_DIR when empty", secret=True),
     Setting("FACES_CONTAINER", "faces", "blob container for the faces cropped by facecrop"),
+    Setting("FACE_INDEX_CONNECTION_STRING", "", "PostgreSQL (libpq URI or key=value) with pgvector holding the "
+            "face index; an Azure host without a password is reached with an Entra token; the persistedfaces "
+            "table when empty", secret=True),
     Setting("GENERALCLASSIFICATION_BACKEND", "auto", "auto, local or azure"),
     Setting("OCR_BACKEND", "auto", "auto, local or azure"),
     Setting("FACEDETECTION_BACKEND", "auto", "auto, local or azure"),
@@ -148,6 +151,7 @@ class Settings:
     face_api_key: str = field(default="", repr=False)
     sql_connection_string: str = field(default="", repr=False)
     faces_container: str = "faces"
+    face_index_connection_string: str = field(default="", repr=False)
     backends: Mapping[str, Backend] = field(default_factory=dict)
     ocr_mode: Literal["ocr", "read"] = "ocr"
     face_match_threshold: float = 0.6
@@ -191,6 +195,7 @@ class Settings:
             face_api_key=get("FACE_API_KEY"),
             sql_connection_string=get("SQL_CONNECTION_STRING"),
             faces_container=get("FACES_CONTAINER"),
+            face_index_connection_string=get("FACE_INDEX_CONNECTION_STRING"),
             backends={
                 name: _backend(get(f"{name.upper()}_BACKEND"), f"{name.upper()}_BACKEND")
                 for name in ("generalclassification", "ocr", "facedetection", "faceprint", "facematch")

@@ -10,10 +10,12 @@ batch and image URL are kept once per job.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from classifiers.backends.face_index import person_for_face
 
 __all__ = ["PRINT_DIMENSIONS", "FaceHit", "FaceIndex", "IndexArrays", "StoredFace"]
 
@@ -33,6 +35,7 @@ class StoredFace:
     image_url: str
     face_rectangle: tuple[int, int, int, int]  # left, top, width, height
     print: FloatArray
+    person_id: str = ""  # as assigned when stored; "" (rows older than persons): the face's own new person
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class FaceHit:
     image_url: str
     face_rectangle: tuple[int, int, int, int]
     distance: float
+    person_id: str = ""  # the face's person now (merges followed)
 
 
 class _Chunk:
@@ -74,6 +78,62 @@ class FaceIndex:
         self._positions: dict[str, int] = {}
         self._jobs: list[tuple[str, str, str]] = []  # (job id, batch id, image url) by job number
         self._job_numbers: dict[tuple[str, str], int] = {}  # (batch id, job id): a job is both
+        self._persons: list[str] = []  # by position: the person each face was stored with
+        self._person_faces: dict[str, list[int]] = {}  # stored person -> positions
+        self.merges: dict[str, str] = {}  # merged person -> the person it joined
+
+    def resolve(self, person_id: str) -> str:
+        """The person an id names now (merges followed)."""
+        seen = 0
+        while person_id in self.merges and seen < 1000:  # a cycle would be a bug; never loop forever
+            person_id, seen = self.merges[person_id], seen + 1
+        return person_id
+
+    def merge(self, merged: str, into: str) -> None:
+        if self.resolve(into) != merged:
+            self.merges[merged] = into
+
+    def person_at(self, position: int) -> str:
+        return self.resolve(self._persons[position])
+
+    def position(self, face_id: str) -> int | None:
+        return self._positions.get(face_id)
+
+    def positions_of(self, person_id: str) -> list[int]:
+        """Positions of every face of a person now, including faces stored under ids merged into it."""
+        current = self.resolve(person_id)
+        members = {current} | {p for p in self.merges if self.resolve(p) == current}
+        return sorted(pos for member in members for pos in self._person_faces.get(member, ()))
+
+    def face_at(self, position: int) -> tuple[str, str, str, str, tuple[int, int, int, int]]:
+        """(face id, job id, batch id, image url, rectangle) of the face at ``position``."""
+        chunk = self._chunks[position // _CHUNK_ROWS]
+        row = position % _CHUNK_ROWS
+        job_id, batch_id, image_url = self._jobs[int(chunk.jobs[row])]
+        left, top, width, height = (int(v) for v in chunk.rects[row])
+        return self._face_ids[position], job_id, batch_id, image_url, (left, top, width, height)
+
+    def job_faces(self, batch_id: str, job_id: str) -> dict[str, str]:
+        """The faces stored for a job: face id -> person now (a linear scan: for redeliveries only)."""
+        number = self._job_numbers.get((batch_id, job_id))
+        if number is None:
+            return {}
+        found: dict[str, str] = {}
+        base = 0
+        for chunk in self._chunks:
+            for row in np.flatnonzero(chunk.jobs[:chunk.size] == number).tolist():
+                found[self._face_ids[base + row]] = self.person_at(base + row)
+            base += chunk.size
+        return found
+
+    def jobs_of(self, person_id: str) -> set[int]:
+        """Job numbers of the photos a person is in."""
+        return {int(self._chunks[p // _CHUNK_ROWS].jobs[p % _CHUNK_ROWS]) for p in self.positions_of(person_id)}
+
+    def _add_person(self, face_id: str, person_id: str) -> None:
+        person = person_id or person_for_face(face_id)
+        self._person_faces.setdefault(person, []).append(len(self._persons))
+        self._persons.append(person)
 
     def __len__(self) -> int:
         return len(self._face_ids)
@@ -105,6 +165,7 @@ class FaceIndex:
             chunk.jobs[row] = self._job_number(face.job_id, face.batch_id, face.image_url)
             chunk.rects[row] = face.face_rectangle
             chunk.size += 1
+            self._add_person(face.face_id, face.person_id)
             self._positions[face.face_id] = len(self._face_ids)
             self._face_ids.append(face.face_id)
             added += 1
@@ -136,6 +197,7 @@ class FaceIndex:
             chunk.rects[rows] = rectangles[start:start + take]
             chunk.size += take
             for face_id in face_ids[start:start + take]:
+                self._add_person(face_id, "")
                 self._positions[face_id] = len(self._face_ids)
                 self._face_ids.append(face_id)
             start += take
@@ -205,6 +267,7 @@ class FaceIndex:
                 image_url=image_url,
                 face_rectangle=(left, top, width, height),
                 distance=distance,
+                person_id=self.person_at(position),
             ))
         return hits
 
@@ -229,7 +292,7 @@ class FaceIndex:
                                                      chunk.rects[:chunk.size])
             start += chunk.size
         return IndexArrays(face_ids=list(self._face_ids), prints=prints, job_numbers=jobs, rectangles=rects,
-                           jobs=list(self._jobs))
+                           jobs=list(self._jobs), persons=list(self._persons), merges=dict(self.merges))
 
     @classmethod
     def from_arrays(cls, arrays: IndexArrays) -> FaceIndex:
@@ -250,6 +313,10 @@ class FaceIndex:
         index._positions = dict(zip(index._face_ids, range(n), strict=True))
         if len(index._positions) != n:
             raise ValueError("snapshot repeats a face id")
+        persons = arrays.persons if len(arrays.persons) == n else [""] * n  # older snapshots: no persons
+        for face_id, person in zip(index._face_ids, persons, strict=True):
+            index._add_person(face_id, person)
+        index.merges = dict(arrays.merges)
         for start in range(0, n, _CHUNK_ROWS):
             rows = slice(start, min(n, start + _CHUNK_ROWS))
             size = rows.stop - rows.start
@@ -276,3 +343,5 @@ class IndexArrays:
     job_numbers: npt.NDArray[np.int32]
     rectangles: npt.NDArray[np.int32]
     jobs: list[tuple[str, str, str]]  # (job id, batch id, image url)
+    persons: list[str] = field(default_factory=list)  # by row: the person the face was stored with
+    merges: dict[str, str] = field(default_factory=dict)  # merged person -> the person it joined

@@ -8,6 +8,9 @@ One row per face::
     face_rectangle  JSON {"left", "top", "width", "height"}
     job_id, batch_id
     print           Edm.Binary: 128 little-endian float32 (512 bytes)
+    person_id       the person facematch gave the face (missing on older rows: the face's own person)
+
+and one row per merge of two persons (RowKey ``merge-<person>``, ``merged_into``), read with the faces.
 
 A cold worker first loads the newest snapshot of the index from a blob (``face_snapshot``) when one is
 configured, then reads only the rows newer than it; a worker whose index grew by ``snapshot_every``
@@ -29,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +50,7 @@ DEFAULT_TABLE = "persistedfaces"
 _PRINT_DTYPE = np.dtype("<f4")
 _PAGE = 1000
 _TRANSACTION_LIMIT = 100  # operations per entity group transaction
+_MERGE_PREFIX = "merge-"
 
 _log = logging.getLogger(__name__)
 
@@ -110,7 +115,10 @@ class FaceStore:
             try:
                 for batch in self._pages(self._query()):
                     read += len(batch)
-                    added += self._index.add(face for face, _ in batch)
+                    added += self._index.add(item for item, _ in batch if isinstance(item, StoredFace))
+                    for item, _ in batch:
+                        if isinstance(item, _Merge):
+                            self._index.merge(item.merged, item.into)
                     for _, stamp in batch:
                         if newest is None or stamp > newest:
                             newest = stamp
@@ -169,14 +177,17 @@ class FaceStore:
         self._snapshot_size = len(snapshot.index)
         self.loaded_from_snapshot = snapshot.name
 
-    def store(self, faces: Sequence[StoredFace]) -> int:
-        """Persist the faces not stored yet (idempotent) and add them to memory; returns how many were new."""
+    def store(self, faces: Sequence[StoredFace], merges: Sequence[tuple[str, str]] = ()) -> int:
+        """Persist the faces not stored yet (idempotent) and the merges of persons, and add them to memory;
+        returns how many faces were new."""
         with self._lock:
             new = [face for face in faces if face.face_id not in self._index]
-            if not new:
+            if not new and not merges:
                 return 0
             partition = partition_for(datetime.now(UTC))
             entities = [_entity(face, partition) for face in new]
+            entities += [{"PartitionKey": partition, "RowKey": f"{_MERGE_PREFIX}{merged}", "merged_into": into}
+                         for merged, into in merges]
             try:
                 for start in range(0, len(entities), _TRANSACTION_LIMIT):
                     self._table.submit_transaction(
@@ -185,6 +196,8 @@ class FaceStore:
                     )
             except AzureError as e:
                 raise RetryableError(f"storing {len(new)} faces in {self._table.table_name}: {e}") from e
+            for merged, into in merges:
+                self._index.merge(merged, into)
             return self._index.add(new)
 
     def _query(self) -> Iterable[Mapping[str, Any]]:
@@ -199,8 +212,8 @@ class FaceStore:
             results_per_page=_PAGE,
         )
 
-    def _pages(self, entities: Iterable[Mapping[str, Any]]) -> Iterator[list[tuple[StoredFace, datetime]]]:
-        batch: list[tuple[StoredFace, datetime]] = []
+    def _pages(self, entities: Iterable[Mapping[str, Any]]) -> Iterator[list[tuple[StoredFace | _Merge, datetime]]]:
+        batch: list[tuple[StoredFace | _Merge, datetime]] = []
         for entity in entities:
             row = _row(entity)
             if row is not None:
@@ -222,12 +235,22 @@ def _entity(face: StoredFace, partition: str) -> dict[str, Any]:
         "job_id": face.job_id,
         "batch_id": face.batch_id,
         "print": np.asarray(face.print, dtype=_PRINT_DTYPE).tobytes(),
+        "person_id": face.person_id,
     }
 
 
-def _row(entity: Mapping[str, Any]) -> tuple[StoredFace, datetime] | None:
-    """The stored face and its service Timestamp, or None (logged) for a row that is not a face."""
+@dataclass(frozen=True)
+class _Merge:
+    merged: str
+    into: str
+
+
+def _row(entity: Mapping[str, Any]) -> tuple[StoredFace | _Merge, datetime] | None:
+    """The stored face (or merge) and its service Timestamp, or None (logged) for a row that is neither."""
     face_id = entity.get("RowKey", "?")
+    if "merged_into" in entity and str(face_id).startswith(_MERGE_PREFIX):
+        merge = _Merge(merged=str(face_id)[len(_MERGE_PREFIX):], into=str(entity["merged_into"]))
+        return merge, entity.metadata["timestamp"]  # type: ignore[attr-defined]
     if "print" not in entity:  # a face persisted by the Azure backend (a face list entry): not ours
         _log.debug("face store: row %s has no print; skipped", face_id)
         return None
@@ -244,6 +267,7 @@ def _row(entity: Mapping[str, Any]) -> tuple[StoredFace, datetime] | None:
             image_url=str(entity["image_url"]),
             face_rectangle=(int(rect["left"]), int(rect["top"]), int(rect["width"]), int(rect["height"])),
             print=vector,
+            person_id=str(entity.get("person_id", "")),
         )
         stamp = entity.metadata["timestamp"]  # type: ignore[attr-defined]
     except (KeyError, TypeError, ValueError, AttributeError) as e:

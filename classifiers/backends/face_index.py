@@ -1,0 +1,169 @@
+"""The face index: every stored face with its print and its person, behind one interface, two backends.
+
+- ``table`` (default): the ``persistedfaces`` table + blob snapshots, searched in each worker's memory
+  (``classifiers.backends.local.table_face_index``); runs on Azurite alone.
+- ``postgresql``: one PostgreSQL database with pgvector, searched by the database
+  (``classifiers.backends.postgres.face_index``); chosen when ``FACE_INDEX_CONNECTION_STRING`` is set.
+
+Both store a job's faces atomically with its search (one matcher at a time holds the index's lock), so of
+two jobs at the same moment the later one always finds the earlier one, and both assign persons with
+``face_persons.assign_persons``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from pipeline.services import Services
+
+__all__ = ["FaceIndexBackend", "IndexedFace", "JobKey", "MatchedFace", "NewFace", "Person", "SearchHit",
+           "make_face_index", "person_for_face"]
+
+_PERSON_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "imaginem:person")
+
+
+def person_for_face(face_id: str) -> str:
+    """The id of the new person a face starts: derived from the face, so every worker and a retry agree."""
+    return str(uuid.uuid5(_PERSON_NAMESPACE, face_id))
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """The job whose faces are stored: a job is (batch id, job id) everywhere."""
+
+    batch_id: str
+    job_id: str
+    image_url: str
+
+
+@dataclass(frozen=True)
+class NewFace:
+    """A face of the job, as faceprint gave it."""
+
+    face_id: str
+    face_rectangle: tuple[int, int, int, int]  # left, top, width, height
+    print: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class IndexedFace:
+    """A stored face and the person it belongs to now."""
+
+    face_id: str
+    batch_id: str
+    job_id: str
+    image_url: str
+    face_rectangle: tuple[int, int, int, int]
+    person_id: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A stored face within the threshold of a new face."""
+
+    face: IndexedFace
+    distance: float
+
+
+@dataclass(frozen=True)
+class MatchedFace:
+    """A new face after ``add_and_search``: its person (at match time) and its matches, nearest first."""
+
+    face_id: str
+    person_id: str
+    hits: list[SearchHit]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person as listed: faces and photos (jobs) counted, the face to show for them."""
+
+    person_id: str
+    name: str | None
+    faces: int
+    photos: int
+    hidden: bool
+    best_face: str  # the largest face
+
+
+class FaceIndexBackend(Protocol):
+    """Where faces and persons live. Every method is safe to call from many threads and processes."""
+
+    kind: str
+
+    def add_and_search(
+        self, job: JobKey, faces: Sequence[NewFace], *, threshold: float, limit: int
+    ) -> list[MatchedFace]:
+        """Store the job's faces with a person each and return, per face in order, its person and the other
+        jobs' faces within ``threshold`` (at most ``limit``). Atomic with respect to other calls; a
+        redelivered job stores nothing new and gets the persons it had."""
+        ...
+
+    def person_of(self, face_id: str) -> str | None:
+        """The current person of a face (merges followed), None for an unknown face."""
+        ...
+
+    def faces_of(self, person_id: str) -> list[IndexedFace]:
+        """The faces of a person now; a merged person's old id gives the faces of the person it joined."""
+        ...
+
+    def resolve(self, person_id: str) -> str | None:
+        """The person an id names now (merges followed), None for an unknown id."""
+        ...
+
+    def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
+        """Current persons, most faces first (then by id), one page."""
+        ...
+
+    def rename(self, person_id: str, name: str | None) -> None:
+        """Name a person (names are unique; None clears it). Raises ValueError for a name taken."""
+        ...
+
+    def merge(self, person_ids: Sequence[str], into: str) -> None:
+        """Move every face of ``person_ids`` to ``into``; the old ids then resolve to ``into``."""
+        ...
+
+    def split(self, face_id: str, to_person: str | None = None) -> str:
+        """Move one face to ``to_person`` (a new person when None); returns the face's person."""
+        ...
+
+    def hide(self, person_id: str, hidden: bool = True) -> None:
+        """Leave a person out of ``persons()`` unless asked for (faces still match)."""
+        ...
+
+    def forget_job(self, batch_id: str, job_id: str) -> int:
+        """Delete the faces of one job; returns how many."""
+        ...
+
+    def forget_batch(self, batch_id: str) -> int:
+        """Delete the faces of every job of a batch; returns how many."""
+        ...
+
+    def forget_person(self, person_id: str) -> int:
+        """Delete every face of a person; returns how many."""
+        ...
+
+
+def make_face_index(services: Services) -> FaceIndexBackend:
+    """The ``postgresql`` backend when FACE_INDEX_CONNECTION_STRING is set, the ``table`` backend otherwise."""
+    settings = services.settings
+    if settings.face_index_connection_string:
+        from classifiers.backends.postgres.face_index import PostgresFaceIndex
+
+        return PostgresFaceIndex.connect(settings.face_index_connection_string)
+    from classifiers.backends.local.face_snapshot import DEFAULT_CONTAINER as SNAPSHOT_CONTAINER
+    from classifiers.backends.local.face_snapshot import FaceSnapshots
+    from classifiers.backends.local.face_store import DEFAULT_TABLE, FaceStore
+    from classifiers.backends.local.table_face_index import TableFaceIndex
+
+    container = services.storage.container(SNAPSHOT_CONTAINER)
+    store = FaceStore(table=services.storage.table(DEFAULT_TABLE), snapshots=FaceSnapshots(container=container),
+                      refresh_interval=0)
+    return TableFaceIndex(store=store, lock_container=container)
