@@ -83,8 +83,10 @@ class ConnectionPool:
             except psycopg.OperationalError:
                 conn.close()
                 raise
-            with self._lock:
-                self._idle.append(conn)
+            finally:  # a statement that failed leaves an autocommit connection usable
+                if not conn.closed:
+                    with self._lock:
+                        self._idle.append(conn)
 
     def close(self) -> None:
         with self._lock:
