@@ -161,9 +161,9 @@ def make_face_index(services: Services) -> FaceIndexBackend:
     from classifiers.backends.local.face_snapshot import DEFAULT_CONTAINER as SNAPSHOT_CONTAINER
     from classifiers.backends.local.face_snapshot import FaceSnapshots
     from classifiers.backends.local.face_store import DEFAULT_TABLE, FaceStore
-    from classifiers.backends.local.table_face_index import TableFaceIndex
+    from classifiers.backends.local.table_face_index import TABLE_OVERLAP, TableFaceIndex
 
     container = services.storage.container(SNAPSHOT_CONTAINER)
     store = FaceStore(table=services.storage.table(DEFAULT_TABLE), snapshots=FaceSnapshots(container=container),
-                      refresh_interval=0)
+                      refresh_interval=0, overlap=TABLE_OVERLAP)
     return TableFaceIndex(store=store, lock_container=container)

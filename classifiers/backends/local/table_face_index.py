@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 
 import numpy as np
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -36,8 +37,11 @@ from classifiers.backends.local.face_index import FaceHit, FaceIndex, StoredFace
 from classifiers.backends.local.face_store import FaceStore
 from pipeline.errors import RetryableError
 
-__all__ = ["TableFaceIndex"]
+__all__ = ["TABLE_OVERLAP", "TableFaceIndex"]
 
+# Matchers write one after another under the lease, so rows appear in Timestamp order and a refresh
+# need re-read only a short overlap (it re-reads every row of that window at every job).
+TABLE_OVERLAP = timedelta(seconds=2)
 _LOCK_BLOB = "v1-matcher.lock"
 
 _log = logging.getLogger(__name__)
