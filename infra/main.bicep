@@ -250,6 +250,13 @@ param dashboardMaxFiles int = 50
 @description('Application (client) ID of the Entra ID app registration that signs users in to the dashboard (App Service Authentication). Empty: every HTTP route answers 401; the queue triggers still run.')
 param dashboardClientId string = ''
 
+@description('Where the face index lives: table (persistedfaces + blob snapshots, nothing more to run) or postgresql (a PostgreSQL flexible server with pgvector, reached with the app\'s managed identity).')
+@allowed([
+  'table'
+  'postgresql'
+])
+param faceIndex string = 'table'
+
 // ---------------------------------------------------------------------------------------------
 // Names and shared values
 // ---------------------------------------------------------------------------------------------
@@ -265,6 +272,7 @@ var names = {
   plan: 'plan-imaginem-${token}'
   functionApp: 'func-imaginem-${token}'
   sqlServer: 'sql-imaginem-${token}'
+  faceIndexServer: 'psql-imaginem-${token}'
   vision: 'cv-imaginem-${token}'
   face: 'face-imaginem-${token}'
 }
@@ -439,6 +447,17 @@ module roles 'modules/roles.bicep' = {
   }
 }
 
+module faceIndexServer 'modules/faceindex.bicep' = if (faceIndex == 'postgresql') {
+  name: 'faceindex'
+  params: {
+    serverName: names.faceIndexServer
+    location: location
+    tags: allTags
+    appName: functionApp.outputs.name
+    appPrincipalId: functionApp.outputs.principalId
+  }
+}
+
 var useVision = !empty(visionApiKey) || createVision
 var useFace = !empty(faceApiKey) || createFace
 var visionEndpointValue = !empty(visionApiKey) ? (empty(visionEndpoint) ? regionalEndpoint : visionEndpoint) : (createVision ? vision.outputs.endpoint : '')
@@ -469,6 +488,7 @@ module appSettings 'modules/appsettings.bicep' = {
     imageMaxPixels: imageMaxPixels
     imageFetchTimeoutSeconds: imageFetchTimeoutSeconds
     dashboardMaxFiles: dashboardMaxFiles
+    faceIndexConnectionString: faceIndex == 'postgresql' ? faceIndexServer.outputs.connectionString : ''
   }
   // The Key Vault references resolve on first start only once the secrets and the role exist.
   dependsOn: [
@@ -509,3 +529,4 @@ output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsN
 output VISION_ENDPOINT string = visionEndpointValue
 output FACE_ENDPOINT string = faceEndpointValue
 output PIPELINE_DEFINITION string = pipelineDefinition
+output FACE_INDEX string = faceIndex
