@@ -62,6 +62,7 @@ class IndexedFace:
     image_url: str
     face_rectangle: tuple[int, int, int, int]
     person_id: str
+    pinned: bool = False  # a user moved it to this person (``split``)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Person:
     photos: int
     hidden: bool
     best_face: str  # the largest face
+    best: IndexedFace | None = None  # that face, where the listing has it at hand (for its crop)
 
 
 class FaceIndexBackend(Protocol):
@@ -119,7 +121,19 @@ class FaceIndexBackend(Protocol):
         ...
 
     def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
-        """Current persons, most faces first (then by id), one page."""
+        """Current persons, most faces first (then by id), one page, each with its ``best`` face."""
+        ...
+
+    def person(self, person_id: str) -> Person | None:
+        """One person now (merges followed), hidden or not; None for an unknown id."""
+        ...
+
+    def face(self, face_id: str) -> IndexedFace | None:
+        """One stored face with its person now; None for an unknown face."""
+        ...
+
+    def names(self) -> dict[str, str]:
+        """Every name given, with the person it names now."""
         ...
 
     def rename(self, person_id: str, name: str | None) -> None:
@@ -131,7 +145,8 @@ class FaceIndexBackend(Protocol):
         ...
 
     def split(self, face_id: str, to_person: str | None = None) -> str:
-        """Move one face to ``to_person`` (a new person when None); returns the face's person."""
+        """Move one face to ``to_person`` (a new person when None); returns the face's person. The face is
+        pinned there and the two persons are kept apart: no automatic merge joins them again."""
         ...
 
     def hide(self, person_id: str, hidden: bool = True) -> None:

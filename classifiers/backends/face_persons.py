@@ -2,7 +2,8 @@
 
 - A face joins the person of its nearest match; with no match it starts a new person.
 - A face that also matches faces of other persons joins them: those persons merge into its person,
-  unless two of them were seen in one photo (then they are two people, and the match is the doubt).
+  unless two of them were seen in one photo (then they are two people, and the match is the doubt) or a
+  user kept them apart (moved a face from one to the other: an automatic merge never undoes that).
 - Two faces of one photo are never one person: faces claim persons nearest match first, and a face whose
   person was claimed by a nearer face of the same job takes its next person, or a new one.
 """
@@ -27,10 +28,12 @@ def assign_persons(
     *,
     new_person: Callable[[int], str],
     seen_together: Callable[[str, str], bool],
+    kept_apart: Callable[[str, str], bool] = lambda a, b: False,
 ) -> Assignment:
     """``candidates[i]``: (distance, current person) of face i's matches, any order.
     ``new_person(i)``: the id of a new person started by face i. ``seen_together(a, b)``: whether
-    persons a and b appear in one stored photo (then they never merge)."""
+    persons a and b appear in one stored photo; ``kept_apart(a, b)``: whether a user split them (either
+    way they never merge)."""
     persons: list[str | None] = [None] * len(candidates)
     alias: dict[str, str] = {}  # merges made here: person -> the person it joined
     claimed: set[str] = set()
@@ -56,7 +59,7 @@ def assign_persons(
             person = ordered[0]
             joined = [person]
             for other in ordered[1:]:
-                if any(seen_together(other, p) for p in joined):
+                if any(seen_together(other, p) or kept_apart(other, p) for p in joined):
                     continue
                 alias[other] = person
                 merges.append((other, person))

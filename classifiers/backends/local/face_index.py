@@ -81,6 +81,11 @@ class FaceIndex:
         self._persons: list[str] = []  # by position: the person each face was stored with
         self._person_faces: dict[str, list[int]] = {}  # stored person -> positions
         self.merges: dict[str, str] = {}  # merged person -> the person it joined
+        self.names: dict[str, str] = {}  # person (current when named) -> its name
+        self.hidden: set[str] = set()
+        self.apart: set[tuple[str, str]] = set()  # pairs of persons a user split: never merged automatically
+        self.pinned: dict[str, str] = {}  # face id -> the person a user moved it to
+        self.version = 0  # bumped by every change, so summaries can be cached
 
     def resolve(self, person_id: str) -> str:
         """The person an id names now (merges followed)."""
@@ -92,6 +97,54 @@ class FaceIndex:
     def merge(self, merged: str, into: str) -> None:
         if self.resolve(into) != merged:
             self.merges[merged] = into
+            self.version += 1
+
+    def move(self, face_id: str, person_id: str) -> None:
+        """A user's move of one face to a person (kept for a face loaded later, too)."""
+        self.pinned[face_id] = person_id
+        position = self._positions.get(face_id)
+        if position is not None and self._persons[position] != person_id:
+            self._person_faces[self._persons[position]].remove(position)
+            self._person_faces.setdefault(person_id, []).append(position)
+            self._persons[position] = person_id
+        self.version += 1
+
+    def set_person(self, person_id: str, name: str | None, hidden: bool) -> None:
+        if name:
+            self.names[person_id] = name
+        else:
+            self.names.pop(person_id, None)
+        if hidden:
+            self.hidden.add(person_id)
+        else:
+            self.hidden.discard(person_id)
+        self.version += 1
+
+    def keep_apart(self, a: str, b: str) -> None:
+        self.apart.add((min(a, b), max(a, b)))
+        self.version += 1
+
+    def kept_apart(self, a: str, b: str) -> bool:
+        """Whether a user split persons ``a`` and ``b`` (as they are now) apart."""
+        wanted = {self.resolve(a), self.resolve(b)}
+        return len(wanted) == 2 and any({self.resolve(x), self.resolve(y)} == wanted for x, y in self.apart)
+
+    def person_columns(self) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        """Per face position: its current person as a number into the returned ids, its job number and its area."""
+        ids: list[str] = []
+        numbers: dict[str, int] = {}
+        stored: dict[str, int] = {}
+        for person in self._person_faces:
+            current = self.resolve(person)
+            if current not in numbers:
+                numbers[current] = len(ids)
+                ids.append(current)
+            stored[person] = numbers[current]
+        codes = np.fromiter((stored[p] for p in self._persons), dtype=np.int64, count=len(self._persons))
+        jobs = np.concatenate([c.jobs[:c.size] for c in self._chunks]) if self._chunks else np.zeros(0, np.int32)
+        rects = np.concatenate([c.rects[:c.size] for c in self._chunks]) if self._chunks else np.zeros((0, 4), np.int32)
+        areas = rects[:, 2].astype(np.int64) * rects[:, 3]
+        return ids, codes, jobs, areas
 
     def person_at(self, position: int) -> str:
         return self.resolve(self._persons[position])
@@ -131,7 +184,7 @@ class FaceIndex:
         return {int(self._chunks[p // _CHUNK_ROWS].jobs[p % _CHUNK_ROWS]) for p in self.positions_of(person_id)}
 
     def _add_person(self, face_id: str, person_id: str) -> None:
-        person = person_id or person_for_face(face_id)
+        person = self.pinned.get(face_id) or person_id or person_for_face(face_id)
         self._person_faces.setdefault(person, []).append(len(self._persons))
         self._persons.append(person)
 
@@ -169,6 +222,7 @@ class FaceIndex:
             self._positions[face.face_id] = len(self._face_ids)
             self._face_ids.append(face.face_id)
             added += 1
+        self.version += added
         return added
 
     def add_arrays(
@@ -201,6 +255,7 @@ class FaceIndex:
                 self._positions[face_id] = len(self._face_ids)
                 self._face_ids.append(face_id)
             start += take
+        self.version += 1
 
     def search(
         self,
@@ -292,7 +347,9 @@ class FaceIndex:
                                                      chunk.rects[:chunk.size])
             start += chunk.size
         return IndexArrays(face_ids=list(self._face_ids), prints=prints, job_numbers=jobs, rectangles=rects,
-                           jobs=list(self._jobs), persons=list(self._persons), merges=dict(self.merges))
+                           jobs=list(self._jobs), persons=list(self._persons), merges=dict(self.merges),
+                           names=dict(self.names), hidden=sorted(self.hidden), apart=sorted(self.apart),
+                           pinned=dict(self.pinned))
 
     @classmethod
     def from_arrays(cls, arrays: IndexArrays) -> FaceIndex:
@@ -314,6 +371,8 @@ class FaceIndex:
         if len(index._positions) != n:
             raise ValueError("snapshot repeats a face id")
         persons = arrays.persons if len(arrays.persons) == n else [""] * n  # older snapshots: no persons
+        index.names, index.hidden, index.pinned = dict(arrays.names), set(arrays.hidden), dict(arrays.pinned)
+        index.apart = {(min(a, b), max(a, b)) for a, b in arrays.apart}
         for face_id, person in zip(index._face_ids, persons, strict=True):
             index._add_person(face_id, person)
         index.merges = dict(arrays.merges)
@@ -345,3 +404,7 @@ class IndexArrays:
     jobs: list[tuple[str, str, str]]  # (job id, batch id, image url)
     persons: list[str] = field(default_factory=list)  # by row: the person the face was stored with
     merges: dict[str, str] = field(default_factory=dict)  # merged person -> the person it joined
+    names: dict[str, str] = field(default_factory=dict)  # person -> name
+    hidden: list[str] = field(default_factory=list)
+    apart: list[tuple[str, str]] = field(default_factory=list)
+    pinned: dict[str, str] = field(default_factory=dict)  # face id -> the person a user moved it to

@@ -5,8 +5,10 @@ it reads the rows added since its last refresh, searches, assigns persons and wr
 the next holder's refresh then sees them. Each job costs one lease, one incremental table query and
 one entity-group transaction, so the lock is held for a few tens of milliseconds.
 
-Persons: each face row carries the person facematch gave it; merges are rows of their own in the same
-table, read with the faces. Names and hiding need the ``postgresql`` backend.
+Persons: each face row carries the person facematch gave it; merges, names, hiding and a user's splits are
+rows of their own in the same table, read with the faces (``face_store``). A user's change takes the same
+lease as a matcher, so it never interleaves with a job's assignment. The People listing is computed from
+the arrays in memory once per change of the index and then served from that cache.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -34,7 +38,7 @@ from classifiers.backends.face_index import (
 )
 from classifiers.backends.face_persons import assign_persons
 from classifiers.backends.local.face_index import FaceHit, FaceIndex, StoredFace
-from classifiers.backends.local.face_store import FaceStore
+from classifiers.backends.local.face_store import Apart, FaceStore, Moved, PersonState
 from pipeline.errors import RetryableError
 
 __all__ = ["TABLE_OVERLAP", "TableFaceIndex"]
@@ -63,6 +67,7 @@ class TableFaceIndex:
         self._wait = wait_seconds
         self._local = threading.Lock()  # threads of this worker queue here, not on the lease
         self.lock_wait_seconds = 0.0  # the last wait for the lease (for benchmarks)
+        self._listing: tuple[int, int, list[_Listed]] | None = None  # (index id, version, persons sorted)
 
     @contextmanager
     def _matcher_lock(self) -> Iterator[None]:
@@ -120,13 +125,14 @@ class TableFaceIndex:
                     [[(hit.distance, hit.person_id) for hit in face_hits] for face_hits in hits],
                     new_person=lambda i: person_for_face(faces[i].face_id),
                     seen_together=lambda a, b: bool(index.jobs_of(a) & index.jobs_of(b)),
+                    kept_apart=index.kept_apart,
                 )
                 persons = assignment.persons
                 self._store.store([
                     StoredFace(face_id=f.face_id, job_id=job.job_id, batch_id=job.batch_id, image_url=job.image_url,
                                face_rectangle=f.face_rectangle, print=f.print, person_id=person)
                     for f, person in zip(faces, persons, strict=True)
-                ], merges=assignment.merges)
+                ], merges=assignment.merges, changes=_names_after(index, assignment.merges))
         self._store.snapshot_if_due()
         return [MatchedFace(face_id=f.face_id, person_id=person, hits=[_hit(h) for h in face_hits])
                 for f, person, face_hits in zip(faces, persons, hits, strict=True)]
@@ -152,37 +158,105 @@ class TableFaceIndex:
         current = index.resolve(person_id)
         return [_indexed(index, position, current) for position in index.positions_of(current)]
 
+    def face(self, face_id: str) -> IndexedFace | None:
+        index = self._fresh()
+        position = index.position(face_id)
+        return None if position is None else _indexed(index, position, index.person_at(position))
+
+    def names(self) -> dict[str, str]:
+        index = self._fresh()
+        return {name: index.resolve(person) for person, name in index.names.items()}
+
+    def person(self, person_id: str) -> Person | None:
+        index = self._fresh()
+        current = index.resolve(person_id)
+        positions = index.positions_of(current)
+        if not positions:
+            return None
+        faces = [index.face_at(p) for p in positions]
+        best = max(range(len(faces)), key=lambda i: (faces[i][4][2] * faces[i][4][3], -positions[i]))
+        return Person(person_id=current, name=index.names.get(current), faces=len(faces),
+                      photos=len({(f[2], f[1]) for f in faces}), hidden=current in index.hidden,
+                      best_face=faces[best][0], best=_indexed(index, positions[best], current))
+
     def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
         index = self._fresh()
-        by_person: dict[str, list[int]] = {}
-        for position in range(len(index)):
-            by_person.setdefault(index.person_at(position), []).append(position)
-        listed = []
-        for person, positions in by_person.items():
-            faces = [index.face_at(p) for p in positions]
-            best = max(faces, key=lambda f: (f[4][2] * f[4][3], f[0]))
-            listed.append(Person(person_id=person, name=None, faces=len(faces), hidden=False,
-                                 photos=len({(f[2], f[1]) for f in faces}), best_face=best[0]))
-        listed.sort(key=lambda p: (-p.faces, p.person_id))
-        return listed[offset:offset + limit]
+        listed = [p for p in self._listed(index) if include_hidden or p.person_id not in index.hidden]
+        return [Person(person_id=p.person_id, name=index.names.get(p.person_id), faces=p.faces, photos=p.photos,
+                       hidden=p.person_id in index.hidden, best_face=index.face_at(p.best)[0],
+                       best=_indexed(index, p.best, p.person_id))
+                for p in listed[offset:offset + limit]]
 
-    # --- person operations -------------------------------------------------------------------------
+    def _listed(self, index: FaceIndex) -> list[_Listed]:
+        """Every person, most faces first: numpy over the face arrays, once per version of the index."""
+        cached = self._listing
+        if cached is not None and cached[0] == id(index) and cached[1] == index.version:
+            return cached[2]
+        version = index.version
+        ids, codes, jobs, areas = index.person_columns()
+        if not len(codes):
+            return []
+        faces = np.bincount(codes, minlength=len(ids))
+        pairs = np.unique(codes * (int(jobs.max()) + 1) + jobs)
+        photos = np.bincount(pairs // (int(jobs.max()) + 1), minlength=len(ids))
+        order = np.lexsort((np.arange(len(codes)), -areas, codes))  # per person: largest face, then oldest
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        best = np.full(len(ids), -1, dtype=np.int64)
+        best[codes[order[starts]]] = order[starts]
+        listed = [_Listed(person_id=ids[i], faces=int(faces[i]), photos=int(photos[i]), best=int(best[i]))
+                  for i in range(len(ids)) if faces[i]]
+        listed.sort(key=lambda p: (-p.faces, p.person_id))
+        self._listing = (id(index), version, listed)
+        return listed
+
+    # --- person operations (under the matcher's lease, after a refresh) -----------------------------
+
+    def _current(self, index: FaceIndex, person_id: str) -> str:
+        current = index.resolve(person_id)
+        if not index.positions_of(current):
+            raise KeyError(f"no person {person_id!r} in the face index")
+        return current
 
     def merge(self, person_ids: Sequence[str], into: str) -> None:
         with self._matcher_lock():
-            index = self._fresh()
-            target = index.resolve(into)
-            merges = [(index.resolve(p), target) for p in person_ids if index.resolve(p) != target]
-            self._store.store([], merges=merges)
+            self._store.refresh(force=True)
+            index = self._store.index
+            target = self._current(index, into)
+            merges = list(dict.fromkeys((self._current(index, p), target) for p in person_ids))
+            merges = [(merged, target) for merged, _ in merges if merged != target]
+            self._store.store([], merges=merges, changes=_names_after(index, merges))
 
     def rename(self, person_id: str, name: str | None) -> None:
-        raise NotImplementedError("names of persons need the postgresql face index")
-
-    def split(self, face_id: str, to_person: str | None = None) -> str:
-        raise NotImplementedError("splitting a person needs the postgresql face index")
+        name = (name or "").strip() or None
+        with self._matcher_lock():
+            self._store.refresh(force=True)
+            index = self._store.index
+            current = self._current(index, person_id)
+            if name is not None:
+                for other, taken in index.names.items():
+                    if taken == name and index.resolve(other) != current and index.positions_of(other):
+                        raise ValueError(f"another person is already named {name!r}")
+            self._store.store([], changes=[PersonState(current, name, current in index.hidden)])
 
     def hide(self, person_id: str, hidden: bool = True) -> None:
-        raise NotImplementedError("hiding a person needs the postgresql face index")
+        with self._matcher_lock():
+            self._store.refresh(force=True)
+            index = self._store.index
+            current = self._current(index, person_id)
+            self._store.store([], changes=[PersonState(current, index.names.get(current), hidden)])
+
+    def split(self, face_id: str, to_person: str | None = None) -> str:
+        with self._matcher_lock():
+            self._store.refresh(force=True)
+            index = self._store.index
+            position = index.position(face_id)
+            if position is None:
+                raise KeyError(f"no face {face_id!r} in the face index")
+            old = index.person_at(position)
+            target = str(uuid.uuid4()) if to_person is None else self._current(index, to_person)
+            if target != old:
+                self._store.store([], changes=[Moved(face_id, target), Apart(old, target)])
+            return target
 
     def forget_job(self, batch_id: str, job_id: str) -> int:
         raise NotImplementedError("forgetting faces in the table face index is not built yet")
@@ -194,6 +268,29 @@ class TableFaceIndex:
         raise NotImplementedError("forgetting faces in the table face index is not built yet")
 
 
+@dataclass(frozen=True)
+class _Listed:
+    person_id: str
+    faces: int
+    photos: int
+    best: int  # position of its largest face
+
+
+def _names_after(index: FaceIndex, merges: Sequence[tuple[str, str]]) -> list[PersonState]:
+    """A name follows a merged person into a nameless one; of two names, the one it joined stays."""
+    changes: dict[str, PersonState] = {}
+    names = dict(index.names)
+    for merged, into in merges:
+        name = names.pop(merged, None)
+        if name is None:
+            continue
+        if into not in names:
+            names[into] = name
+            changes[into] = PersonState(into, name, into in index.hidden)
+        changes[merged] = PersonState(merged, None, merged in index.hidden)
+    return list(changes.values())
+
+
 def _hit(hit: FaceHit) -> SearchHit:
     return SearchHit(face=IndexedFace(face_id=hit.face_id, batch_id=hit.batch_id, job_id=hit.job_id,
                                       image_url=hit.image_url, face_rectangle=hit.face_rectangle,
@@ -203,4 +300,4 @@ def _hit(hit: FaceHit) -> SearchHit:
 def _indexed(index: FaceIndex, position: int, person: str) -> IndexedFace:
     face_id, job_id, batch_id, image_url, rect = index.face_at(position)
     return IndexedFace(face_id=face_id, batch_id=batch_id, job_id=job_id, image_url=image_url,
-                       face_rectangle=rect, person_id=person)
+                       face_rectangle=rect, person_id=person, pinned=face_id in index.pinned)

@@ -30,14 +30,14 @@ from classifiers.backends.face_index import (
 )
 from classifiers.backends.face_persons import assign_persons
 from classifiers.backends.postgres.connect import ConnectionPool, EntraPassword, TokenCredential, needs_entra_token
-from classifiers.backends.postgres.schema import FACES, MATCH_LOCK, PERSONS, create_schema
+from classifiers.backends.postgres.schema import APART, FACES, MATCH_LOCK, PERSONS, create_schema
 from pipeline.errors import RetryableError
 
 __all__ = ["PostgresFaceIndex", "vector_text"]
 
 _EF_SEARCH = 100  # HNSW candidate list per search: recall ≥ 0.99 for k = 20 (bench/face_index.py)
 _FACE_COLUMNS = "f.face_id, f.batch_id, f.job_id, f.image_url, f.rect_left, f.rect_top, f.rect_width, " \
-                "f.rect_height, f.person_id"
+                "f.rect_height, f.person_id, f.pinned"
 
 _log = logging.getLogger(__name__)
 
@@ -48,9 +48,9 @@ def vector_text(vector: npt.NDArray[np.float32]) -> str:
 
 
 def _face(row: Sequence[Any]) -> IndexedFace:
-    face_id, batch_id, job_id, image_url, left, top, width, height, person_id = row[:9]
+    face_id, batch_id, job_id, image_url, left, top, width, height, person_id, pinned = row[:10]
     return IndexedFace(face_id=face_id, batch_id=batch_id, job_id=job_id, image_url=image_url,
-                       face_rectangle=(left, top, width, height), person_id=person_id)
+                       face_rectangle=(left, top, width, height), person_id=person_id, pinned=bool(pinned))
 
 
 class PostgresFaceIndex:
@@ -118,6 +118,7 @@ class PostgresFaceIndex:
             [[(hit.distance, hit.face.person_id) for hit in face_hits] for face_hits in hits],
             new_person=lambda i: person_for_face(faces[i].face_id),
             seen_together=lambda a, b: self._seen_together(conn, a, b),
+            kept_apart=lambda a, b: _kept_apart(conn, a, b),
         )
         with conn.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {PERSONS} (person_id) VALUES (%s) ON CONFLICT DO NOTHING",
@@ -141,7 +142,7 @@ class PostgresFaceIndex:
             f"SELECT * FROM (SELECT {_FACE_COLUMNS}, f.print <-> %s::vector AS distance FROM {FACES} f "
             "ORDER BY f.print <-> %s::vector LIMIT %s) near WHERE distance <= %s",
             (text, text, limit + own, threshold)).fetchall()
-        hits = [SearchHit(face=_face(row), distance=float(row[9])) for row in rows
+        hits = [SearchHit(face=_face(row), distance=float(row[10])) for row in rows
                 if not (row[1] == job.batch_id and row[2] == job.job_id)]
         hits.sort(key=lambda h: (round(h.distance, 6), h.face.face_id))
         return hits[:limit]
@@ -156,10 +157,12 @@ class PostgresFaceIndex:
         conn.execute(f"UPDATE {FACES} SET person_id = %s WHERE person_id = %s", (into, merged))
         conn.execute(f"UPDATE {PERSONS} SET merged_into = %s WHERE person_id = %s OR merged_into = %s",
                      (into, merged, merged))
-        # A name follows the person into a nameless one; two names keep the one it joined.
-        conn.execute(f"UPDATE {PERSONS} p SET name = m.name FROM {PERSONS} m WHERE p.person_id = %s "
-                     "AND p.name IS NULL AND m.person_id = %s AND m.name IS NOT NULL", (into, merged))
-        conn.execute(f"UPDATE {PERSONS} SET name = NULL WHERE person_id = %s", (merged,))
+        # A name follows the person into a nameless one; two names keep the one it joined (cleared first:
+        # names are unique).
+        row = conn.execute(f"UPDATE {PERSONS} n SET name = NULL FROM {PERSONS} o WHERE n.person_id = o.person_id "
+                           "AND n.person_id = %s RETURNING o.name", (merged,)).fetchone()
+        if row is not None and row[0] is not None:
+            conn.execute(f"UPDATE {PERSONS} SET name = %s WHERE person_id = %s AND name IS NULL", (row[0], into))
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -189,17 +192,50 @@ class PostgresFaceIndex:
             self._ready(conn)
             rows = conn.execute(
                 f"SELECT p.person_id, p.name, p.hidden, count(*), count(DISTINCT (f.batch_id, f.job_id)), "
-                "(array_agg(f.face_id ORDER BY f.rect_width * f.rect_height DESC, f.face_id))[1] "
+                "(array_agg(f.face_id ORDER BY f.rect_width * f.rect_height DESC, f.created, f.face_id))[1] "
                 f"FROM {PERSONS} p JOIN {FACES} f ON f.person_id = p.person_id "
                 "WHERE p.merged_into IS NULL AND (%s OR NOT p.hidden) "
                 "GROUP BY p.person_id ORDER BY count(*) DESC, p.person_id OFFSET %s LIMIT %s",
                 (include_hidden, offset, limit)).fetchall()
-        return [Person(person_id=r[0], name=r[1], hidden=r[2], faces=r[3], photos=r[4], best_face=r[5])
-                for r in rows]
+            best = {face.face_id: face for face in map(_face, conn.execute(
+                f"SELECT {_FACE_COLUMNS} FROM {FACES} f WHERE f.face_id = ANY(%s)", ([r[5] for r in rows],)))}
+        return [Person(person_id=r[0], name=r[1], hidden=r[2], faces=r[3], photos=r[4], best_face=r[5],
+                       best=best.get(r[5])) for r in rows]
+
+    def person(self, person_id: str) -> Person | None:
+        with self._pool.connection() as conn:
+            self._ready(conn)
+            current = _resolve(conn, person_id)
+            if current is None:
+                return None
+            row = conn.execute(
+                f"SELECT p.name, p.hidden, count(*), count(DISTINCT (f.batch_id, f.job_id)), "
+                "(array_agg(f.face_id ORDER BY f.rect_width * f.rect_height DESC, f.created, f.face_id))[1] "
+                f"FROM {PERSONS} p JOIN {FACES} f ON f.person_id = p.person_id WHERE p.person_id = %s "
+                "GROUP BY p.person_id", (current,)).fetchone()
+            if row is None:
+                return None
+            best = conn.execute(f"SELECT {_FACE_COLUMNS} FROM {FACES} f WHERE f.face_id = %s", (row[4],)).fetchone()
+        return Person(person_id=current, name=row[0], hidden=row[1], faces=row[2], photos=row[3], best_face=row[4],
+                      best=None if best is None else _face(best))
+
+    def face(self, face_id: str) -> IndexedFace | None:
+        with self._pool.connection() as conn:
+            self._ready(conn)
+            row = conn.execute(f"SELECT {_FACE_COLUMNS} FROM {FACES} f WHERE f.face_id = %s", (face_id,)).fetchone()
+        return None if row is None else _face(row)
+
+    def names(self) -> dict[str, str]:
+        with self._pool.connection() as conn:
+            self._ready(conn)
+            rows = conn.execute(f"SELECT name, coalesce(merged_into, person_id) FROM {PERSONS} "
+                                "WHERE name IS NOT NULL").fetchall()
+        return {str(name): str(person) for name, person in rows}
 
     # --- person operations -------------------------------------------------------------------------
 
     def rename(self, person_id: str, name: str | None) -> None:
+        name = (name or "").strip() or None
         try:
             with self._pool.connection() as conn:
                 self._ready(conn)
@@ -227,9 +263,14 @@ class PostgresFaceIndex:
                 conn.execute(f"INSERT INTO {PERSONS} (person_id) VALUES (%s)", (target,))
             else:
                 target = _existing(conn, to_person)
-            moved = conn.execute(f"UPDATE {FACES} SET person_id = %s WHERE face_id = %s", (target, face_id))
-            if not moved.rowcount:
+            row = conn.execute(f"SELECT person_id FROM {FACES} WHERE face_id = %s", (face_id,)).fetchone()
+            if row is None:
                 raise KeyError(f"no face {face_id!r} in the face index")
+            if row[0] != target:
+                conn.execute(f"UPDATE {FACES} SET person_id = %s, pinned = true WHERE face_id = %s",
+                             (target, face_id))
+                a, b = sorted((str(row[0]), target))
+                conn.execute(f"INSERT INTO {APART} (a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING", (a, b))
         return target
 
     def hide(self, person_id: str, hidden: bool = True) -> None:
@@ -259,6 +300,15 @@ def _resolve(conn: psycopg.Connection[Any], person_id: str) -> str | None:
     row = conn.execute(f"SELECT coalesce(merged_into, person_id) FROM {PERSONS} WHERE person_id = %s",
                        (person_id,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def _kept_apart(conn: psycopg.Connection[Any], a: str, b: str) -> bool:
+    """Whether a user split persons ``a`` and ``b`` (as they are now; merges followed one hop, as stored)."""
+    row = conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {APART} x JOIN {PERSONS} pa ON pa.person_id = x.a "
+        f"JOIN {PERSONS} pb ON pb.person_id = x.b WHERE (coalesce(pa.merged_into, pa.person_id), "
+        "coalesce(pb.merged_into, pb.person_id)) IN ((%s, %s), (%s, %s)))", (a, b, b, a)).fetchone()
+    return bool(row and row[0])
 
 
 def _existing(conn: psycopg.Connection[Any], person_id: str) -> str:

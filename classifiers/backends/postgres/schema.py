@@ -1,7 +1,8 @@
 """The face index tables in PostgreSQL, created idempotently at first use.
 
-One table of faces (the print a pgvector ``vector(128)`` under an HNSW index for Euclidean distance)
-and one of persons; a merged person keeps its row with ``merged_into`` so its id stays resolvable.
+One table of faces (the print a pgvector ``vector(128)`` under an HNSW index for Euclidean distance),
+one of persons and one of pairs of persons a user split apart; a merged person keeps its row with
+``merged_into`` so its id stays resolvable.
 Many workers may start at once: the DDL runs under an advisory lock, each statement ``IF NOT EXISTS``.
 """
 
@@ -11,10 +12,11 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["FACES", "MATCH_LOCK", "PERSONS", "create_schema"]
+__all__ = ["APART", "FACES", "MATCH_LOCK", "PERSONS", "create_schema"]
 
 FACES = "face_index_faces"
 PERSONS = "face_index_persons"
+APART = "face_index_apart"
 _SCHEMA_LOCK = 0x1_F0CE_5C4E  # advisory lock keys: any fixed numbers of our own
 MATCH_LOCK = 0x1_F0CE_3A7C
 
@@ -38,6 +40,12 @@ _DDL = (
         print vector(128) NOT NULL,
         person_id text NOT NULL REFERENCES {PERSONS} (person_id),
         created timestamptz NOT NULL DEFAULT now())""",
+    # A face a user moved (split) is pinned; the pair of persons it left and joined is kept apart.
+    f"ALTER TABLE {FACES} ADD COLUMN IF NOT EXISTS pinned boolean NOT NULL DEFAULT false",
+    f"""CREATE TABLE IF NOT EXISTS {APART} (
+        a text NOT NULL REFERENCES {PERSONS} (person_id),
+        b text NOT NULL REFERENCES {PERSONS} (person_id),
+        PRIMARY KEY (a, b))""",
     f"CREATE INDEX IF NOT EXISTS {FACES}_job ON {FACES} (batch_id, job_id)",
     f"CREATE INDEX IF NOT EXISTS {FACES}_person ON {FACES} (person_id)",
     f"CREATE INDEX IF NOT EXISTS {FACES}_print ON {FACES} USING hnsw (print vector_l2_ops)",
