@@ -12,7 +12,11 @@ from classifiers.backends.local.face_snapshot import FaceSnapshots
 from classifiers.backends.local.face_store import FaceStore
 from classifiers.backends.local.table_face_index import TableFaceIndex
 from pipeline.services import Services
-from tests.classifiers.test_face_index import Worker, add, near, new_face, rng, unit, workers  # noqa: F401
+from tests.classifiers import test_face_index as shared
+from tests.classifiers.test_face_index import Worker, add, near, new_face, unit
+
+workers = shared.workers  # the same fixtures: a factory of workers over one index, per backend
+rng = shared.rng
 
 pytestmark = [pytest.mark.azurite, pytest.mark.pgvector]
 
