@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli import demo
+from pipeline.cli import people as cli_people
 from pipeline.cli import results as cli_results
 from pipeline.cli.consoles import output
 from pipeline.cli.probe import StorageUnreachableError, probe_storage
@@ -327,6 +328,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_resolve)
 
     cli_results.register(commands)
+    cli_people.register(commands)
     demo.register(commands)
     return parser
 
