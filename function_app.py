@@ -14,6 +14,7 @@ from classifiers import (
     pipelineoutput,
 )
 from dashboard import dashboard_blueprint
+from dashboard.people_api import people_blueprint
 from pipeline.api import dependencies_blueprint
 from pipeline.dependencies import Dependencies
 from pipeline.functions import classifier_blueprint, step_runner
@@ -32,3 +33,4 @@ app.register_functions(classifier_blueprint(facematch.NAME, facematch.build, run
 app.register_functions(classifier_blueprint(pipelineoutput.NAME, pipelineoutput.build, runner))
 app.register_functions(dependencies_blueprint(Dependencies.load()))
 app.register_functions(dashboard_blueprint())
+app.register_functions(people_blueprint())

@@ -7,16 +7,18 @@ the persons themselves live in the face index (``classifiers.backends.face_index
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from classifiers.backends.face_index import FaceIndexBackend, IndexedFace, Person
 from pipeline.settings import Settings
 
-__all__ = ["AZURE_FACE_NOTE", "MAX_NAME", "UnknownPersonError", "azure_face_note", "face_dict", "find_person",
-           "near_names", "person_dict", "photos_of"]
+__all__ = ["AZURE_FACE_NOTE", "MAX_NAME", "UnknownPersonError", "azure_face_note", "clean_name", "face_dict",
+           "find_person", "near_names", "person_dict", "photos_of"]
 
 MAX_NAME = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 AZURE_FACE_NOTE = ("facematch uses the Azure Face service (FACE_ENDPOINT is set): persons need the local face "
                    "index, so People shows only faces matched locally before, if any. Set FACEPRINT_BACKEND=local and "
                    "FACEMATCH_BACKEND=local to group new photos into persons.")
@@ -69,7 +71,7 @@ def clean_name(name: object) -> str | None:
         return None
     if not isinstance(name, str):
         raise ValueError("a name is a text")
-    name = " ".join(name.split())
+    name = " ".join(_CONTROL.sub("", name).split())
     if len(name) > MAX_NAME:
         raise ValueError(f"a name has at most {MAX_NAME} characters")
     return name or None
