@@ -39,7 +39,6 @@ from pipeline.people import (
     face_dict,
     find_person,
     person_dict,
-    photos_of,
 )
 from pipeline.settings import Settings
 
@@ -88,13 +87,12 @@ def person_page(index: FaceIndexBackend, wanted: str, *, offset: int = 0, limit:
     person = None if person_id is None else index.person(person_id)
     if person is None:
         return None
-    photos = photos_of(index.faces_of(person.person_id))
-    page = photos[offset:offset + limit]
+    photos = index.photos_of(person.person_id, offset=offset, limit=limit + 1)
     return {"person": person_dict(person) | {"crop": crop_address(person.best_face)},
-            "photos": [{"batch_id": batch_id, "job_id": job_id, "image_url": faces[0].image_url,
-                        "faces": [face_dict(f) | {"crop": crop_address(f.face_id, 160)} for f in faces]}
-                       for (batch_id, job_id), faces in page],
-            "offset": offset, "next": offset + limit if len(photos) > offset + limit else None}
+            "photos": [{"batch_id": p.batch_id, "job_id": p.job_id, "image_url": p.image_url,
+                        "faces": [face_dict(f) | {"crop": crop_address(f.face_id, 160)} for f in p.faces]}
+                       for p in photos[:limit]],
+            "offset": offset, "next": offset + limit if len(photos) > limit else None}
 
 
 def _number(req: func.HttpRequest, name: str, default: int, low: int, high: int) -> int:
@@ -210,15 +208,15 @@ def people_blueprint(settings: Settings | None = None, *, context: Lazy[PeopleCo
             context = lazy.get()
             offset, limit = _number(req, "offset", 0, 0, 10_000_000), _number(req, "limit", 24, 1, 100)
             person_id = find_person(context.index, req.route_params["person"])
-            keys = [key for key, _ in photos_of(context.index.faces_of(person_id))]
-            page = keys[offset:offset + limit]
+            photos = context.index.photos_of(person_id, offset=offset, limit=limit + 1)
+            page = [(p.batch_id, p.job_id) for p in photos[:limit]]
             outputs = context.dashboard.outputs
             finished = outputs.outputs(page)
             owners = outputs.jobs_of_images(matched_image_urls(list(finished.values())))
             cards = [card(finished[key], address=context.dashboard.images.address, jobs_of_images=owners)
                      for key in page if key in finished]
             return json_response({"results": cards, "offset": offset,
-                                  "next": offset + limit if len(keys) > offset + limit else None})
+                                  "next": offset + limit if len(photos) > limit else None})
 
         return _guarded(work)
 

@@ -15,7 +15,7 @@ from classifiers.backends.face_index import FaceIndexBackend, IndexedFace, Perso
 from pipeline.settings import Settings
 
 __all__ = ["AZURE_FACE_NOTE", "MAX_NAME", "UnknownPersonError", "azure_face_note", "clean_name", "face_dict",
-           "find_person", "near_names", "person_dict", "photos_of"]
+           "find_person", "near_names", "person_dict"]
 
 MAX_NAME = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -87,11 +87,3 @@ def face_dict(face: IndexedFace) -> dict[str, Any]:
 def person_dict(person: Person) -> dict[str, Any]:
     return {"id": person.person_id, "name": person.name or "", "faces": person.faces, "photos": person.photos,
             "hidden": person.hidden, "best_face": person.best_face}
-
-
-def photos_of(faces: list[IndexedFace]) -> list[tuple[tuple[str, str], list[IndexedFace]]]:
-    """The person's faces grouped by photo (batch id, job id), newest stored first."""
-    photos: dict[tuple[str, str], list[IndexedFace]] = {}
-    for face in reversed(faces):
-        photos.setdefault((face.batch_id, face.job_id), []).append(face)
-    return list(photos.items())

@@ -23,8 +23,8 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from pipeline.services import Services
 
-__all__ = ["FaceIndexBackend", "IndexedFace", "JobKey", "MatchedFace", "NewFace", "Person", "SearchHit",
-           "make_face_index", "person_for_face"]
+__all__ = ["FaceIndexBackend", "IndexedFace", "JobKey", "MatchedFace", "NewFace", "Person", "PersonPhoto",
+           "SearchHit", "make_face_index", "person_for_face"]
 
 _PERSON_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "imaginem:person")
 
@@ -95,6 +95,16 @@ class Person:
     best: IndexedFace | None = None  # that face, where the listing has it at hand (for its crop)
 
 
+@dataclass(frozen=True)
+class PersonPhoto:
+    """A photo (job) a person is in, with that person's faces in it."""
+
+    batch_id: str
+    job_id: str
+    image_url: str
+    faces: list[IndexedFace]
+
+
 class FaceIndexBackend(Protocol):
     """Where faces and persons live. Every method is safe to call from many threads and processes."""
 
@@ -122,6 +132,10 @@ class FaceIndexBackend(Protocol):
 
     def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
         """Current persons, most faces first (then by id), one page, each with its ``best`` face."""
+        ...
+
+    def photos_of(self, person_id: str, *, offset: int = 0, limit: int = 50) -> list[PersonPhoto]:
+        """One page of the photos a person is in now, the photo with its newest stored face first."""
         ...
 
     def person(self, person_id: str) -> Person | None:

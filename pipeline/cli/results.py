@@ -26,7 +26,7 @@ from rich.text import Text
 
 from pipeline.cli.consoles import output
 from pipeline.errors import ImaginemError
-from pipeline.people import UnknownPersonError, find_person, photos_of
+from pipeline.people import UnknownPersonError, find_person
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.sql.labels import KINDS, Label
@@ -110,7 +110,7 @@ def _person_jobs(args: argparse.Namespace, settings: Settings, queries: ResultsQ
     index = face_index(settings)
     try:
         person = find_person(index, args.person)
-        keys = [key for key, _ in photos_of(index.faces_of(person))][args.offset:args.offset + args.limit]
+        keys = [(p.batch_id, p.job_id) for p in index.photos_of(person, offset=args.offset, limit=args.limit)]
     finally:
         close = getattr(index, "close", None)
         if close is not None:

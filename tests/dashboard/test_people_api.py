@@ -24,6 +24,7 @@ from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter
+from tests.face_index_reset import empty_table_face_index
 from tests.sql.helpers import job_message
 
 pytestmark = [pytest.mark.azurite, pytest.mark.pgvector]
@@ -52,6 +53,7 @@ def people(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Peopl
     if request.param == "postgresql":
         settings = replace(settings, face_index_connection_string=request.getfixturevalue("pgvector"))
     services = Services.from_settings(settings)
+    empty_table_face_index(services.storage)
     index = make_face_index(services)
     rng = np.random.default_rng(3)
     alice, bob = (v / np.linalg.norm(v) for v in rng.standard_normal((2, 128)).astype(np.float32))

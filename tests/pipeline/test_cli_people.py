@@ -17,6 +17,7 @@ from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter
+from tests.face_index_reset import empty_table_face_index
 from tests.sql.helpers import job_message
 
 pytestmark = [pytest.mark.azurite, pytest.mark.pgvector]
@@ -37,7 +38,9 @@ def filled(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple
     """Alice in two photos, Bob in one, a stranger with Bob; their jobs finished in SQL."""
     if request.param == "postgresql":
         settings = replace(settings, face_index_connection_string=request.getfixturevalue("pgvector"))
-    index = make_face_index(Services.from_settings(settings))
+    services = Services.from_settings(settings)
+    empty_table_face_index(services.storage)
+    index = make_face_index(services)
     rng = np.random.default_rng(7)
     alice, bob, stranger = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 128)).astype(np.float32))
     writer = OutputWriter(database=Database.from_settings(settings))

@@ -179,6 +179,15 @@ class FaceIndex:
             base += chunk.size
         return found
 
+    def job_numbers(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The job number of the face at each position."""
+        found = np.empty(len(positions), dtype=np.int64)
+        chunk_of = positions // _CHUNK_ROWS
+        for number in np.unique(chunk_of).tolist():
+            rows = chunk_of == number
+            found[rows] = self._chunks[number].jobs[positions[rows] % _CHUNK_ROWS]
+        return found
+
     def jobs_of(self, person_id: str) -> set[int]:
         """Job numbers of the photos a person is in."""
         return {int(self._chunks[p // _CHUNK_ROWS].jobs[p % _CHUNK_ROWS]) for p in self.positions_of(person_id)}

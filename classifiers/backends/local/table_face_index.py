@@ -33,6 +33,7 @@ from classifiers.backends.face_index import (
     MatchedFace,
     NewFace,
     Person,
+    PersonPhoto,
     SearchHit,
     person_for_face,
 )
@@ -157,6 +158,25 @@ class TableFaceIndex:
         index = self._fresh()
         current = index.resolve(person_id)
         return [_indexed(index, position, current) for position in index.positions_of(current)]
+
+    def photos_of(self, person_id: str, *, offset: int = 0, limit: int = 50) -> list[PersonPhoto]:
+        index = self._fresh()
+        current = index.resolve(person_id)
+        positions = np.asarray(index.positions_of(current), dtype=np.int64)
+        if not len(positions):
+            return []
+        jobs = index.job_numbers(positions)
+        # Photos by their newest face (positions grow as faces are stored), newest first.
+        order = np.lexsort((-positions, jobs))
+        firsts = np.flatnonzero(np.r_[True, np.diff(jobs[order]) != 0])
+        newest, photo_jobs = positions[order[firsts]], jobs[order[firsts]]
+        page = photo_jobs[np.argsort(-newest, kind="stable")][offset:offset + limit].tolist()
+        grouped: dict[int, list[IndexedFace]] = {job: [] for job in page}
+        for position, job in zip(positions.tolist(), jobs.tolist(), strict=True):
+            if job in grouped:
+                grouped[job].append(_indexed(index, position, current))
+        return [PersonPhoto(batch_id=faces[0].batch_id, job_id=faces[0].job_id, image_url=faces[0].image_url,
+                            faces=faces) for faces in grouped.values()]
 
     def face(self, face_id: str) -> IndexedFace | None:
         index = self._fresh()

@@ -25,6 +25,7 @@ from classifiers.backends.face_index import (
     MatchedFace,
     NewFace,
     Person,
+    PersonPhoto,
     SearchHit,
     person_for_face,
 )
@@ -188,19 +189,44 @@ class PostgresFaceIndex:
         return [_face(row) for row in rows]
 
     def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
+        # Count faces per person over the person index first (one hash aggregate), then count photos and find
+        # the best face for the page's persons only: the per-person sorts of the whole table cost 0.5 s at 100k.
         with self._pool.connection() as conn:
             self._ready(conn)
             rows = conn.execute(
-                f"SELECT p.person_id, p.name, p.hidden, count(*), count(DISTINCT (f.batch_id, f.job_id)), "
-                "(array_agg(f.face_id ORDER BY f.rect_width * f.rect_height DESC, f.created, f.face_id))[1] "
-                f"FROM {PERSONS} p JOIN {FACES} f ON f.person_id = p.person_id "
-                "WHERE p.merged_into IS NULL AND (%s OR NOT p.hidden) "
-                "GROUP BY p.person_id ORDER BY count(*) DESC, p.person_id OFFSET %s LIMIT %s",
+                f"WITH counted AS (SELECT f.person_id, count(*) AS faces FROM {FACES} f GROUP BY f.person_id), "
+                f"top AS (SELECT c.person_id, c.faces, p.name, p.hidden FROM counted c JOIN {PERSONS} p "
+                "ON p.person_id = c.person_id WHERE p.merged_into IS NULL AND (%s OR NOT p.hidden) "
+                "ORDER BY c.faces DESC, c.person_id OFFSET %s LIMIT %s) "
+                "SELECT t.person_id, t.name, t.hidden, t.faces, "
+                f"(SELECT count(*) FROM (SELECT DISTINCT batch_id, job_id FROM {FACES} "
+                "WHERE person_id = t.person_id) j), "
+                f"(SELECT face_id FROM {FACES} WHERE person_id = t.person_id "
+                "ORDER BY rect_width * rect_height DESC, created, face_id LIMIT 1) "
+                "FROM top t ORDER BY t.faces DESC, t.person_id",
                 (include_hidden, offset, limit)).fetchall()
             best = {face.face_id: face for face in map(_face, conn.execute(
                 f"SELECT {_FACE_COLUMNS} FROM {FACES} f WHERE f.face_id = ANY(%s)", ([r[5] for r in rows],)))}
         return [Person(person_id=r[0], name=r[1], hidden=r[2], faces=r[3], photos=r[4], best_face=r[5],
                        best=best.get(r[5])) for r in rows]
+
+    def photos_of(self, person_id: str, *, offset: int = 0, limit: int = 50) -> list[PersonPhoto]:
+        with self._pool.connection() as conn:
+            self._ready(conn)
+            current = _resolve(conn, person_id)
+            if current is None:
+                return []
+            rows = conn.execute(
+                f"WITH photos AS (SELECT batch_id, job_id, max(created) AS newest, max(face_id) AS last FROM {FACES} "
+                "WHERE person_id = %s GROUP BY batch_id, job_id ORDER BY newest DESC, last DESC OFFSET %s LIMIT %s) "
+                f"SELECT {_FACE_COLUMNS} FROM photos p JOIN {FACES} f ON f.batch_id = p.batch_id "
+                "AND f.job_id = p.job_id WHERE f.person_id = %s ORDER BY p.newest DESC, p.last DESC, f.face_id",
+                (current, offset, limit, current)).fetchall()
+        photos: dict[tuple[str, str], list[IndexedFace]] = {}
+        for face in map(_face, rows):
+            photos.setdefault((face.batch_id, face.job_id), []).append(face)
+        return [PersonPhoto(batch_id=b, job_id=j, image_url=faces[0].image_url, faces=faces)
+                for (b, j), faces in photos.items()]
 
     def person(self, person_id: str) -> Person | None:
         with self._pool.connection() as conn:
