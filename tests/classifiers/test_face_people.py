@@ -118,3 +118,16 @@ def test_assign_persons_never_merges_persons_kept_apart() -> None:
     found = assign_persons([[(0.2, "A"), (0.3, "B")]], new_person=lambda i: "new",
                            seen_together=lambda a, b: False, kept_apart=lambda a, b: {a, b} == {"A", "B"})
     assert found.persons == ["A"] and found.merges == []
+
+
+def test_a_persons_face_is_its_most_typical_not_a_large_slip(workers: Worker, rng: np.random.Generator) -> None:
+    index = workers()
+    v = unit(rng)
+    add(index, "j1", new_face("her-1", v, rect=(0, 0, 40, 40)))
+    add(index, "j2", new_face("her-2", near(v, 0.1, rng), rect=(0, 0, 40, 40)))
+    add(index, "j3", new_face("slip", near(v, 0.45, rng), rect=(0, 0, 400, 400)))  # within the threshold, larger
+    person = index.person_of("her-1")
+    assert person and index.person_of("slip") == person
+    found = workers().person(person)
+    assert found is not None and found.best_face in ("her-1", "her-2")
+    assert workers().persons()[0].best_face == found.best_face

@@ -101,7 +101,8 @@ def _seed(settings: Settings) -> FaceIndexBackend:
 
 def _shot(page: Page, name: str, folder: Path) -> None:
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("[...document.images].every((img) => img.complete)")
+    for image in page.locator("img").all():
+        expect(image).to_have_js_property("complete", True)
     for target in [folder, *([Path(os.environ["IMAGINEM_SCREENSHOTS"])] if os.environ.get("IMAGINEM_SCREENSHOTS")
                              else [])]:
         target.mkdir(parents=True, exist_ok=True)

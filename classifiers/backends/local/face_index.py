@@ -86,6 +86,7 @@ class FaceIndex:
         self.apart: set[tuple[str, str]] = set()  # pairs of persons a user split: never merged automatically
         self.pinned: dict[str, str] = {}  # face id -> the person a user moved it to
         self.version = 0  # bumped by every change, so summaries can be cached
+        self.layout_version = 0  # bumped when faces are added or change person (not by names or hiding)
 
     def resolve(self, person_id: str) -> str:
         """The person an id names now (merges followed)."""
@@ -98,6 +99,7 @@ class FaceIndex:
         if self.resolve(into) != merged:
             self.merges[merged] = into
             self.version += 1
+            self.layout_version += 1
 
     def move(self, face_id: str, person_id: str) -> None:
         """A user's move of one face to a person (kept for a face loaded later, too)."""
@@ -108,6 +110,7 @@ class FaceIndex:
             self._person_faces.setdefault(person_id, []).append(position)
             self._persons[position] = person_id
         self.version += 1
+        self.layout_version += 1
 
     def set_person(self, person_id: str, name: str | None, hidden: bool) -> None:
         if name:
@@ -129,8 +132,8 @@ class FaceIndex:
         wanted = {self.resolve(a), self.resolve(b)}
         return len(wanted) == 2 and any({self.resolve(x), self.resolve(y)} == wanted for x, y in self.apart)
 
-    def person_columns(self) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64]]:
-        """Per face position: its current person as a number into the returned ids, its job number and its area."""
+    def person_columns(self) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """Per face position: its current person as a number into the returned ids, and its job number."""
         ids: list[str] = []
         numbers: dict[str, int] = {}
         stored: dict[str, int] = {}
@@ -142,9 +145,7 @@ class FaceIndex:
             stored[person] = numbers[current]
         codes = np.fromiter((stored[p] for p in self._persons), dtype=np.int64, count=len(self._persons))
         jobs = np.concatenate([c.jobs[:c.size] for c in self._chunks]) if self._chunks else np.zeros(0, np.int32)
-        rects = np.concatenate([c.rects[:c.size] for c in self._chunks]) if self._chunks else np.zeros((0, 4), np.int32)
-        areas = rects[:, 2].astype(np.int64) * rects[:, 3]
-        return ids, codes, jobs, areas
+        return ids, codes, jobs
 
     def person_at(self, position: int) -> str:
         return self.resolve(self._persons[position])
@@ -186,6 +187,15 @@ class FaceIndex:
         for number in np.unique(chunk_of).tolist():
             rows = chunk_of == number
             found[rows] = self._chunks[number].jobs[positions[rows] % _CHUNK_ROWS]
+        return found
+
+    def prints_at(self, positions: npt.NDArray[np.int64]) -> FloatArray:
+        """The prints at these positions (a copy)."""
+        found = np.empty((len(positions), PRINT_DIMENSIONS), dtype=np.float32)
+        chunk_of = positions // _CHUNK_ROWS
+        for number in np.unique(chunk_of).tolist():
+            rows = chunk_of == number
+            found[rows] = self._chunks[number].prints[positions[rows] % _CHUNK_ROWS]
         return found
 
     def jobs_of(self, person_id: str) -> set[int]:
@@ -232,6 +242,7 @@ class FaceIndex:
             self._face_ids.append(face.face_id)
             added += 1
         self.version += added
+        self.layout_version += added
         return added
 
     def add_arrays(
@@ -265,6 +276,7 @@ class FaceIndex:
                 self._face_ids.append(face_id)
             start += take
         self.version += 1
+        self.layout_version += 1
 
     def search(
         self,

@@ -68,7 +68,8 @@ class TableFaceIndex:
         self._wait = wait_seconds
         self._local = threading.Lock()  # threads of this worker queue here, not on the lease
         self.lock_wait_seconds = 0.0  # the last wait for the lease (for benchmarks)
-        self._listing: tuple[int, int, list[_Listed]] | None = None  # (index id, version, persons sorted)
+        self._listing: tuple[int, int, list[_Listed]] | None = None  # (index id, layout version, persons sorted)
+        self._typical: tuple[int, int, dict[str, int]] = (0, -1, {})  # (index id, layout version, person -> face)
 
     @contextmanager
     def _matcher_lock(self) -> Iterator[None]:
@@ -193,37 +194,49 @@ class TableFaceIndex:
         positions = index.positions_of(current)
         if not positions:
             return None
-        faces = [index.face_at(p) for p in positions]
-        best = max(range(len(faces)), key=lambda i: (faces[i][4][2] * faces[i][4][3], -positions[i]))
-        return Person(person_id=current, name=index.names.get(current), faces=len(faces),
-                      photos=len({(f[2], f[1]) for f in faces}), hidden=current in index.hidden,
-                      best_face=faces[best][0], best=_indexed(index, positions[best], current))
+        best = self._typical_face(index, current)
+        return Person(person_id=current, name=index.names.get(current), faces=len(positions),
+                      photos=len(set(index.job_numbers(np.asarray(positions, dtype=np.int64)).tolist())),
+                      hidden=current in index.hidden, best_face=index.face_at(best)[0],
+                      best=_indexed(index, best, current))
 
     def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
         index = self._fresh()
         listed = [p for p in self._listed(index) if include_hidden or p.person_id not in index.hidden]
-        return [Person(person_id=p.person_id, name=index.names.get(p.person_id), faces=p.faces, photos=p.photos,
-                       hidden=p.person_id in index.hidden, best_face=index.face_at(p.best)[0],
-                       best=_indexed(index, p.best, p.person_id))
-                for p in listed[offset:offset + limit]]
+        page = []
+        for p in listed[offset:offset + limit]:
+            best = self._typical_face(index, p.person_id)
+            page.append(Person(person_id=p.person_id, name=index.names.get(p.person_id), faces=p.faces,
+                               photos=p.photos, hidden=p.person_id in index.hidden, best_face=index.face_at(best)[0],
+                               best=_indexed(index, best, p.person_id)))
+        return page
+
+    def _typical_face(self, index: FaceIndex, person: str) -> int:
+        """The position of the person's face nearest the mean of its prints (a look-alike slip is never the
+        cover), kept until faces are added or moved."""
+        if self._typical[:2] != (id(index), index.layout_version):
+            self._typical = (id(index), index.layout_version, {})
+        found = self._typical[2]
+        if person not in found:
+            positions = np.asarray(index.positions_of(person), dtype=np.int64)
+            prints = index.prints_at(positions)
+            distances = np.linalg.norm(prints - prints.mean(axis=0), axis=1)
+            found[person] = int(positions[np.lexsort((positions, distances))[0]])
+        return found[person]
 
     def _listed(self, index: FaceIndex) -> list[_Listed]:
-        """Every person, most faces first: numpy over the face arrays, once per version of the index."""
+        """Every person, most faces first: numpy over the face arrays, once per layout of the index."""
         cached = self._listing
-        if cached is not None and cached[0] == id(index) and cached[1] == index.version:
+        if cached is not None and cached[0] == id(index) and cached[1] == index.layout_version:
             return cached[2]
-        version = index.version
-        ids, codes, jobs, areas = index.person_columns()
+        version = index.layout_version
+        ids, codes, jobs = index.person_columns()
         if not len(codes):
             return []
         faces = np.bincount(codes, minlength=len(ids))
         pairs = np.unique(codes * (int(jobs.max()) + 1) + jobs)
         photos = np.bincount(pairs // (int(jobs.max()) + 1), minlength=len(ids))
-        order = np.lexsort((np.arange(len(codes)), -areas, codes))  # per person: largest face, then oldest
-        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-        best = np.full(len(ids), -1, dtype=np.int64)
-        best[codes[order[starts]]] = order[starts]
-        listed = [_Listed(person_id=ids[i], faces=int(faces[i]), photos=int(photos[i]), best=int(best[i]))
+        listed = [_Listed(person_id=ids[i], faces=int(faces[i]), photos=int(photos[i]))
                   for i in range(len(ids)) if faces[i]]
         listed.sort(key=lambda p: (-p.faces, p.person_id))
         self._listing = (id(index), version, listed)
@@ -293,7 +306,6 @@ class _Listed:
     person_id: str
     faces: int
     photos: int
-    best: int  # position of its largest face
 
 
 def _names_after(index: FaceIndex, merges: Sequence[tuple[str, str]]) -> list[PersonState]:

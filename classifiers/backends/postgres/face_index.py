@@ -40,6 +40,11 @@ _EF_SEARCH = 100  # HNSW candidate list per search: recall ≥ 0.99 for k = 20 (
 _FACE_COLUMNS = "f.face_id, f.batch_id, f.job_id, f.image_url, f.rect_left, f.rect_top, f.rect_width, " \
                 "f.rect_height, f.person_id, f.pinned"
 
+# A person's face to show: the one nearest the mean of its prints (a look-alike slip or an odd angle is
+# never the cover). "+ 0" keeps the HNSW index out: with a WHERE it could return no row at all.
+_TYPICAL = (f"(SELECT b.face_id FROM {FACES} b WHERE b.person_id = {{person}} ORDER BY (b.print <-> "
+            f"(SELECT avg(m.print) FROM {FACES} m WHERE m.person_id = {{person}})) + 0, b.face_id LIMIT 1)")
+
 _log = logging.getLogger(__name__)
 
 
@@ -201,8 +206,7 @@ class PostgresFaceIndex:
                 "SELECT t.person_id, t.name, t.hidden, t.faces, "
                 f"(SELECT count(*) FROM (SELECT DISTINCT batch_id, job_id FROM {FACES} "
                 "WHERE person_id = t.person_id) j), "
-                f"(SELECT face_id FROM {FACES} WHERE person_id = t.person_id "
-                "ORDER BY rect_width * rect_height DESC, created, face_id LIMIT 1) "
+                f"{_TYPICAL.format(person='t.person_id')} "
                 "FROM top t ORDER BY t.faces DESC, t.person_id",
                 (include_hidden, offset, limit)).fetchall()
             best = {face.face_id: face for face in map(_face, conn.execute(
@@ -236,7 +240,7 @@ class PostgresFaceIndex:
                 return None
             row = conn.execute(
                 f"SELECT p.name, p.hidden, count(*), count(DISTINCT (f.batch_id, f.job_id)), "
-                "(array_agg(f.face_id ORDER BY f.rect_width * f.rect_height DESC, f.created, f.face_id))[1] "
+                f"{_TYPICAL.format(person='p.person_id')} "
                 f"FROM {PERSONS} p JOIN {FACES} f ON f.person_id = p.person_id WHERE p.person_id = %s "
                 "GROUP BY p.person_id", (current,)).fetchone()
             if row is None:

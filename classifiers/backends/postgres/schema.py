@@ -48,10 +48,8 @@ _DDL = (
         PRIMARY KEY (a, b))""",
     f"CREATE INDEX IF NOT EXISTS {FACES}_job ON {FACES} (batch_id, job_id)",
     f"CREATE INDEX IF NOT EXISTS {FACES}_person ON {FACES} (person_id)",
-    # The People pages: a person's photos counted from the index alone, its largest face found at once.
+    # The People pages: a person's photos counted from the index alone.
     f"CREATE INDEX IF NOT EXISTS {FACES}_person_photo ON {FACES} (person_id, batch_id, job_id)",
-    f"CREATE INDEX IF NOT EXISTS {FACES}_person_best ON {FACES} "
-    "(person_id, (rect_width * rect_height) DESC, created, face_id)",
     f"CREATE INDEX IF NOT EXISTS {FACES}_print ON {FACES} USING hnsw (print vector_l2_ops)",
 )
 
