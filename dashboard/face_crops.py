@@ -3,7 +3,8 @@
 facecrop's PNGs are the detector's tight boxes at the photo's pixel size (often 40-80 px, blurry when
 shown at 200 px); a crop from the original with some margin, scaled once with Lanczos, looks like a
 portrait. Only images in our own storage are read (the same rule as ``dashboard.images``); a face's
-pixels never change, so crops are kept in a small in-memory cache and may be cached by the browser.
+pixels never change, so crops are kept in a small in-memory cache and may be cached by the browser. The
+route asks the index for the face before every answer, so a forgotten face is never served from the cache.
 """
 
 from __future__ import annotations
