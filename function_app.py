@@ -7,6 +7,7 @@ import azure.functions as func
 from classifiers.catalogue import CATALOGUE
 from dashboard import dashboard_blueprint
 from dashboard.forget import forget_blueprint
+from dashboard.people_api import people_blueprint
 from pipeline.api import dependencies_blueprint
 from pipeline.forget.timer import retention_blueprint
 from pipeline.functions import classifier_blueprint, step_runner
@@ -24,3 +25,4 @@ app.register_functions(dependencies_blueprint(root.dependencies))
 app.register_functions(dashboard_blueprint(root=root))
 app.register_functions(forget_blueprint())
 app.register_functions(retention_blueprint())
+app.register_functions(people_blueprint(root=root))

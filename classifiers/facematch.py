@@ -53,8 +53,10 @@ class FacematchClassifier:
 
 
 def build(services: Services) -> FacematchClassifier:
-    """The local matcher over the face index (its faces load at the first job), or the Face service's lists."""
-    matcher = backends.face_matcher(NAME, settings=services.settings, storage=services.storage)
+    """The local matcher over the worker's face index (PostgreSQL when FACE_INDEX_CONNECTION_STRING is set, else the
+    ``persistedfaces`` table), or the Face service's lists."""
+    matcher = backends.face_matcher(NAME, settings=services.settings, storage=services.storage,
+                                    index=services.face_index)
     return FacematchClassifier(matcher=matcher, max_faces=services.settings.max_faces_per_image)
 
 

@@ -51,7 +51,7 @@ def _with_ids(faces: list[Any], job: Job) -> list[Any]:
     from classifiers.backends.local.dlib_faces import face_id
 
     return [face if not isinstance(face, Mapping) or (isinstance(face.get("faceId"), str) and face["faceId"])
-            else {**face, "faceId": face_id(job.id, i)} for i, face in enumerate(faces)]
+            else {**face, "faceId": face_id(job, i)} for i, face in enumerate(faces)]
 
 
 def build(services: Services) -> FacePrintClassifier:

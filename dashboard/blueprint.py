@@ -11,7 +11,7 @@ Routes (all under ``/api``)::
     GET  batches/{batch}/jobs/{job}    one job: the whole entity, each step, its faces
     GET  results                       finished jobs newest first; ?label=…&batch=…&offset=&limit=
     GET  labels                        labels with their counts, for the filter
-    GET  people                        faces grouped by facematch links
+    (People: ``dashboard.people_api``, persons from the face index)
     GET  images/{container}/{*blob}    an image or face crop, read with the app's credentials
 
 Plain HTTP functions rather than an ASGI app: the same blueprint wiring as every other function,
@@ -32,7 +32,6 @@ from dashboard.cards import card, matched_image_urls
 from dashboard.images import ImageRoute
 from dashboard.jobs import batch_view, job_view
 from dashboard.keys import bad_blob_name, bad_key
-from dashboard.people import group_people
 from dashboard.responses import error, json_response
 from dashboard.static import static_file
 from dashboard.store import OutputStore
@@ -49,8 +48,6 @@ __all__ = ["UPLOAD_HEADER", "DashboardContext", "dashboard_blueprint"]
 
 _log = logging.getLogger(__name__)
 
-PEOPLE_WINDOW = 2000
-"""The People page groups the faces of this many newest finished jobs (bounded work per request)."""
 _PAGE = 24
 UPLOAD_HEADER = "X-Imaginem-Upload"
 
@@ -116,22 +113,6 @@ def _results(context: DashboardContext, req: func.HttpRequest) -> dict[str, Any]
             cards.append(card(job, address=context.images.address, jobs_of_images=owners, timestamp=row.timestamp,
                               labels=row.to_dict()["labels"]) | {"outcome": row.outcome})
     return {"results": cards, "offset": offset, "next": offset + limit if more else None}
-
-
-def _people(context: DashboardContext) -> dict[str, Any]:
-    jobs = context.outputs.recent(PEOPLE_WINDOW)
-    images = {(j.batch_id, j.id): context.images.address(j.image_url) for j in jobs}
-    names = {(j.batch_id, j.id): str(j.image_parameters.get("original_name", j.id)) for j in jobs}
-    people = []
-    for person in group_people(jobs):
-        people.append({
-            "id": person.id,
-            "faces": [{"face_id": f.face_id, "batch_id": f.batch_id, "job_id": f.job_id,
-                       "crop": context.images.address(f.crop_url)} for f in person.faces],
-            "jobs": [{"batch_id": b, "job_id": j, "name": names[(b, j)], "image": images[(b, j)]}
-                     for b, j in person.jobs],
-        })
-    return {"people": people, "window": PEOPLE_WINDOW}
 
 
 def dashboard_blueprint(settings: Settings | None = None, *, root: Root | None = None) -> func.Blueprint:
@@ -226,11 +207,6 @@ def dashboard_blueprint(settings: Settings | None = None, *, root: Root | None =
         queries = lazy.get().queries
         found = [c.to_dict() for kind in ("tag", "category") for c in queries.label_counts(kind=kind, limit=200)]
         return json_response({"labels": found})
-
-    @blueprint.function_name("dashboard_people")
-    @blueprint.route(route="people", methods=["GET"])
-    def people(req: func.HttpRequest) -> func.HttpResponse:
-        return json_response(_people(lazy.get()))
 
     @blueprint.function_name("dashboard_images")
     @blueprint.route(route="images/{container}/{*blob}", methods=["GET"])

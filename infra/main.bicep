@@ -270,6 +270,13 @@ param largeMessageRetentionDays int = 7
 @description('Days a stored face is kept after it was first stored; empty keeps faces until forgotten.')
 param faceRetentionDays string = ''
 
+@description('Where the face index lives: table (persistedfaces + blob snapshots, nothing more to run) or postgresql (a PostgreSQL flexible server with pgvector, reached with the app\'s managed identity).')
+@allowed([
+  'table'
+  'postgresql'
+])
+param faceIndex string = 'table'
+
 // ---------------------------------------------------------------------------------------------
 // Names and shared values
 // ---------------------------------------------------------------------------------------------
@@ -285,6 +292,7 @@ var names = {
   plan: 'plan-imaginem-${token}'
   functionApp: 'func-imaginem-${token}'
   sqlServer: 'sql-imaginem-${token}'
+  faceIndexServer: 'psql-imaginem-${token}'
   vision: 'cv-imaginem-${token}'
   face: 'face-imaginem-${token}'
 }
@@ -454,6 +462,17 @@ module roles 'modules/roles.bicep' = {
   }
 }
 
+module faceIndexServer 'modules/faceindex.bicep' = if (faceIndex == 'postgresql') {
+  name: 'faceindex'
+  params: {
+    serverName: names.faceIndexServer
+    location: location
+    tags: allTags
+    appName: functionApp.outputs.name
+    appPrincipalId: functionApp.outputs.principalId
+  }
+}
+
 var useVision = !empty(visionApiKey) || createVision
 var useFace = !empty(faceApiKey) || createFace
 var visionEndpointValue = !empty(visionApiKey) ? (empty(visionEndpoint) ? regionalEndpoint : visionEndpoint) : (createVision ? vision.outputs.endpoint : '')
@@ -488,6 +507,7 @@ module appSettings 'modules/appsettings.bicep' = {
     workingCopyRetentionDays: workingCopyRetentionDays
     largeMessageRetentionDays: largeMessageRetentionDays
     faceRetentionDays: faceRetentionDays
+    faceIndexConnectionString: faceIndex == 'postgresql' ? faceIndexServer.outputs.connectionString : ''
   }
   // The Key Vault references resolve on first start only once the secrets and the role exist.
   dependsOn: [
@@ -530,3 +550,4 @@ output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsN
 output VISION_ENDPOINT string = visionEndpointValue
 output FACE_ENDPOINT string = faceEndpointValue
 output PIPELINE_DEFINITION string = pipelineDefinition
+output FACE_INDEX string = faceIndex

@@ -79,6 +79,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQL_CONNECTION_STRING", "", "pyodbc connection string for pipeline_output; "
             "an embedded SQLite file in IMAGINEM_DATA_DIR when empty", secret=True),
     Setting("FACES_CONTAINER", "faces", "blob container for the faces cropped by facecrop"),
+    Setting("FACE_INDEX_CONNECTION_STRING", "", "PostgreSQL (libpq URI or key=value) with pgvector holding the "
+            "face index; an Azure host without a password is reached with an Entra token; the persistedfaces "
+            "table when empty", secret=True),
     *(Setting(_backend_setting(name), "auto", "auto, local or azure") for name in AZURE_SERVICES),
     Setting("OCR_MODE", "ocr", "ocr (synchronous OCR API) or read (asynchronous Read API) on Azure"),
     Setting("FACE_MATCH_THRESHOLD", "0.5", "largest Euclidean distance between two face prints "
@@ -172,6 +175,7 @@ class Settings:
     face_api_key: str = field(default="", repr=False)
     sql_connection_string: str = field(default="", repr=False)
     faces_container: str = _DEFAULTS["FACES_CONTAINER"]
+    face_index_connection_string: str = field(default="", repr=False)
     backends: Mapping[str, Backend] = field(default_factory=dict)
     ocr_mode: Literal["ocr", "read"] = _ocr_mode(_DEFAULTS["OCR_MODE"])
     face_match_threshold: float = float(_DEFAULTS["FACE_MATCH_THRESHOLD"])
@@ -215,6 +219,7 @@ class Settings:
             face_api_key=get("FACE_API_KEY"),
             sql_connection_string=get("SQL_CONNECTION_STRING"),
             faces_container=get("FACES_CONTAINER"),
+            face_index_connection_string=get("FACE_INDEX_CONNECTION_STRING"),
             backends={name: _backend(get(_backend_setting(name)), _backend_setting(name)) for name in AZURE_SERVICES},
             ocr_mode=_ocr_mode(get("OCR_MODE")),
             face_match_threshold=_number(env, "FACE_MATCH_THRESHOLD", float),
@@ -235,6 +240,11 @@ class Settings:
             face_retention_days=int(_number(env, "FACE_RETENTION_DAYS", int)) if get("FACE_RETENTION_DAYS") else None,
             data_dir=Path(env.get("IMAGINEM_DATA_DIR", "").strip() or _default_data_dir()),
         )
+
+    @property
+    def face_index_kind(self) -> Literal["table", "postgresql"]:
+        """Where the face index lives: PostgreSQL when FACE_INDEX_CONNECTION_STRING is set, else the table."""
+        return "postgresql" if self.face_index_connection_string else "table"
 
     def backend_for(self, classifier: str) -> Literal["local", "azure"]:
         """Which backend a classifier uses: the override if set, else Azure when its keys are set."""

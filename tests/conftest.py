@@ -46,3 +46,20 @@ def services(settings: Settings) -> Services:
 def unique() -> str:
     """A short unique suffix for queue, table and batch names, so tests never share state."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def pgvector_admin() -> Iterator[str]:
+    """One PostgreSQL with pgvector per test session: the connection string of its ``postgres`` database."""
+    from tests.pgvector_server import pgvector_server
+
+    with pgvector_server() as uri:
+        yield uri
+
+
+@pytest.fixture
+def pgvector(pgvector_admin: str) -> str:
+    """A fresh, empty database on the session's PostgreSQL with pgvector."""
+    from tests.pgvector_server import new_database
+
+    return new_database(pgvector_admin)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from classifiers.backends.face_index import FaceIndexBackend
 from classifiers.backends.local.face_matcher import LocalFaceMatcher
 from classifiers.backends.local.face_snapshot import DEFAULT_CONTAINER as SNAPSHOT_CONTAINER
 from classifiers.backends.local.face_snapshot import FaceSnapshots
@@ -20,7 +21,8 @@ from pipeline.errors import ConfigurationError
 from pipeline.settings import Settings
 from pipeline.storage import Storage
 
-__all__ = ["face_detector", "face_matcher", "face_printer", "image_analyzer", "local_image_analyzer", "text_reader"]
+__all__ = ["face_detector", "face_index", "face_matcher", "face_printer", "image_analyzer", "local_image_analyzer",
+           "text_reader"]
 
 
 def _unknown(classifier: str, kind: str) -> NoReturn:
@@ -90,11 +92,11 @@ def face_printer(classifier: str, *, settings: Settings, storage: Storage, model
             _unknown(classifier, other)
 
 
-def face_matcher(classifier: str, *, settings: Settings, storage: Storage) -> FaceMatcher:
+def face_matcher(classifier: str, *, settings: Settings, storage: Storage, index: FaceIndexBackend) -> FaceMatcher:
     """The local matcher over the worker's face index, or find-similar over the Face service's face lists."""
     match settings.backend_for(classifier):
         case "local":
-            return LocalFaceMatcher(store=_face_index(storage), threshold=settings.face_match_threshold)
+            return LocalFaceMatcher(index=index, threshold=settings.face_match_threshold)
         case "azure":
             from classifiers.backends.azure import make_face_matcher
 
@@ -103,7 +105,20 @@ def face_matcher(classifier: str, *, settings: Settings, storage: Storage) -> Fa
             _unknown(classifier, other)
 
 
-def _face_index(storage: Storage) -> FaceStore:
-    """Which face index the local matcher searches: the ``persistedfaces`` table and its blob snapshot."""
-    snapshots = FaceSnapshots(container=storage.container(SNAPSHOT_CONTAINER))
-    return FaceStore(table=storage.table(DEFAULT_TABLE), snapshots=snapshots)
+def face_index(*, settings: Settings, storage: Storage) -> FaceIndexBackend:
+    """Where faces and persons live: PostgreSQL with pgvector when FACE_INDEX_CONNECTION_STRING is set, else the
+    ``persistedfaces`` table with its blob snapshots, searched in the worker's memory."""
+    match settings.face_index_kind:
+        case "postgresql":
+            from classifiers.backends.postgres.face_index import PostgresFaceIndex
+
+            return PostgresFaceIndex.connect(settings.face_index_connection_string)
+        case "table":
+            from classifiers.backends.local.table_face_index import TABLE_OVERLAP, TableFaceIndex
+
+            container = storage.container(SNAPSHOT_CONTAINER)
+            store = FaceStore(table=storage.table(DEFAULT_TABLE), snapshots=FaceSnapshots(container=container),
+                              refresh_interval=0, overlap=TABLE_OVERLAP)
+            return TableFaceIndex(store=store, lock_container=container)
+        case other:
+            raise ConfigurationError(f"no face index backend {other!r}: table or postgresql")

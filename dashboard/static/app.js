@@ -323,7 +323,7 @@ function resultCard(c) {
        c.outcome ? [" · ", el("span", { class: `outcome-${cssName(c.outcome)}`, text: c.outcome })] : null),
     !ownImage(c.image) && c.image_url ? el("div", {}, externalLink(c.image_url)) : null,
     c.faces.length ? el("div", { class: "crops" }, c.faces.map((f) => ownImage(f.crop)
-      ? el("img", { src: ownImage(f.crop), alt: "face", class: "crop" }) : null)) : null,
+      ? el("img", { src: ownImage(f.crop), alt: "face", class: "crop", "data-face": f.face_id }) : null)) : null,
     c.caption ? el("p", { class: "caption", text: `${c.caption.text}${percent(c.caption.confidence)}` }) : null,
     c.tags.length ? chips(c.tags, "tag") : null,
     c.categories.length ? chips(c.categories, "category") : null,
@@ -350,6 +350,8 @@ async function resultsPage(token) {
     const query = new URLSearchParams();
     [...labelsSelect.selectedOptions].forEach((o) => query.append("label", o.value));
     [...batchSelect.selectedOptions].forEach((o) => query.append("batch", o.value));
+    const person = document.getElementById("person-filter");
+    if (person && person.value) query.set("person", person.value);
     location.hash = `#/results?${query}`;
   }
   const clear = el("button", { type: "button", class: "secondary", text: "Clear filters",
@@ -358,6 +360,7 @@ async function resultsPage(token) {
        el("div", { class: "panel filters" },
           el("label", {}, el("div", { text: "Labels (any of)" }), labelsSelect),
           el("label", {}, el("div", { text: "Batches (any of)" }), batchSelect),
+          ImaginemPeople.personFilter(chosen.get("person")),
           el("div", {}, el("button", { type: "button", id: "apply-filter", text: "Filter", onclick: apply }),
              " ", clear)),
        status, cards, sentinel, more);
@@ -379,9 +382,12 @@ async function resultsPage(token) {
     const query = new URLSearchParams(chosen);
     query.set("offset", next);
     try {
-      const page = await getJSON(`/results?${query}`);
+      const person = chosen.get("person");  // a person's photos come from the face index (people.js)
+      const page = await getJSON(person ? `/people/${encodeURIComponent(person)}/results?offset=${next}`
+                                        : `/results?${query}`);
       if (token !== pageToken) return;
       cards.append(...page.results.map(resultCard));
+      ImaginemPeople.nameFaces(cards);
       next = page.next;
       status.textContent = cards.children.length ? `${cards.children.length} result(s)${next === null ? "" : "…"}`
                                                  : "No finished jobs match.";
@@ -464,6 +470,9 @@ async function jobPage(batchId, jobId) {
               c.caption ? el("p", { class: "caption", text: c.caption.text }) : null,
               chips(c.tags, "tag"), chips(c.categories, "category"),
               c.ocr_text ? el("div", { class: "ocr", text: c.ocr_text }) : null) : null,
+       c && c.faces.length ? el("div", { class: "panel", id: "job-faces" }, el("h3", { text: "People" }),
+         el("div", { class: "crops" }, c.faces.map((f) => ownImage(f.crop)
+           ? el("img", { src: ownImage(f.crop), alt: "face", class: "crop", "data-face": f.face_id }) : null))) : null,
        el("h2", { text: "Steps" }),
        el("table", { id: "steps" },
           el("thead", {}, el("tr", {}, ["step", "queue", "state", "time", "output", "exception"].map((h) =>
@@ -479,6 +488,7 @@ async function jobPage(batchId, jobId) {
             el("tr", {}, el("th", { text: k }), el("td", {}, el("pre", { text: pretty(v) }))))))),
        forgetButton("this job", `/batches/${encodeURIComponent(view.batch_id)}/jobs/${encodeURIComponent(view.id)}`,
                     `#/batch/${encodeURIComponent(view.batch_id)}`));
+  ImaginemPeople.nameFaces(main);
 }
 
 // ---- forgetting (DELETE /api/…; the custom header keeps other sites out, as for uploads) ---------------
@@ -499,40 +509,6 @@ function forgetButton(what, path, after) {
   return el("p", { class: "forget" }, button, " ", status);
 }
 
-// ---- People -------------------------------------------------------------------------------------------
-function crops(faces) {
-  return el("div", { class: "crops" }, faces.filter((f) => ownImage(f.crop)).map((f) =>
-    el("img", { src: ownImage(f.crop), alt: "face", class: "crop" })));
-}
-
-function thumbs(jobs) {
-  return el("div", { class: "thumbs" }, jobs.map((j) => el("a", { href: jobHref(j.batch_id, j.job_id), class: "thumb" },
-    ownImage(j.image) ? el("img", { src: ownImage(j.image), alt: j.name }) : null, el("span", { text: j.name }))));
-}
-
-async function peoplePage() {
-  const { people, window: size } = await getJSON("/people");
-  show(el("h2", { text: "People" }),
-       el("p", { class: "muted", text: `Faces of the newest ${size} finished jobs, grouped by face matches.` }),
-       people.length ? null : el("p", { text: "No faces yet." }),
-       el("div", { id: "people" }, people.map((p) => el("div", { class: "panel person", "data-person": p.id },
-         crops(p.faces.slice(0, 8)),
-         el("div", {}, el("a", { href: `#/person/${encodeURIComponent(p.id)}`, class: "person-link",
-                                 text: `${p.jobs.length} photo(s), ${p.faces.length} face(s)` }),
-            el("div", { class: "muted" }, "in ", p.jobs.slice(0, 10).map((j, i) => [i ? ", " : "",
-              el("a", { href: jobHref(j.batch_id, j.job_id), text: j.name })]),
-              p.jobs.length > 10 ? ` and ${p.jobs.length - 10} more` : ""))))));
-}
-
-async function personPage(personId) {
-  const { people } = await getJSON("/people");
-  const person = people.find((p) => p.id === personId);
-  if (!person) { show(el("h2", { text: "Person" }), el("p", { text: "No such person (any more)." })); return; }
-  show(el("h2", { text: `Person seen in ${person.jobs.length} photo(s)` }), crops(person.faces),
-       el("h2", { text: "Photos" }), thumbs(person.jobs),
-       forgetButton("this person", `/people/${encodeURIComponent(personId)}`, "#/people"));
-}
-
 // ---- routing ------------------------------------------------------------------------------------------
 async function route() {
   const token = ++pageToken;
@@ -547,8 +523,8 @@ async function route() {
     else if (page === "batch" && parts[1]) await batchPage(parts[1], token);
     else if (page === "results") await resultsPage(token);
     else if (page === "job" && parts[1] && parts[2]) await jobPage(parts[1], parts[2]);
-    else if (page === "people") await peoplePage();
-    else if (page === "person" && parts[1]) await personPage(parts[1]);
+    else if (page === "people") await ImaginemPeople.peoplePage(token);
+    else if (page === "person" && parts[1]) await ImaginemPeople.personPage(parts[1], token);
     else show(el("h2", { text: "Not found" }), el("p", {}, el("a", { href: "#/upload", text: "Upload" })));
   } catch (e) {
     if (token === pageToken) show(failure(e));

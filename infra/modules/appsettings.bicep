@@ -79,6 +79,9 @@ param imageFetchTimeoutSeconds int
 @minValue(1)
 param dashboardMaxFiles int = 50
 
+@description('libpq connection string of the PostgreSQL face index (no password: the app signs in with its identity); empty: the persistedfaces table.')
+param faceIndexConnectionString string = ''
+
 resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: appName
 }
@@ -111,6 +114,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     FACE_API_KEY: empty(faceSecretName) ? '' : '${vaultReference}${faceSecretName})'
     SQL_CONNECTION_STRING: '${vaultReference}${sqlConnectionStringSecretName})'
     FACES_CONTAINER: facesContainerName
+    FACE_INDEX_CONNECTION_STRING: faceIndexConnectionString
     GENERALCLASSIFICATION_BACKEND: generalclassificationBackend
     OCR_BACKEND: ocrBackend
     FACEDETECTION_BACKEND: facedetectionBackend

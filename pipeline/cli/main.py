@@ -26,6 +26,7 @@ from rich.console import Console
 
 from pipeline.cli import demo
 from pipeline.cli import forget as cli_forget
+from pipeline.cli import people as cli_people
 from pipeline.cli import results as cli_results
 from pipeline.cli.consoles import TABLE_WIDTH, errors, output
 from pipeline.cli.probe import probe_storage
@@ -336,6 +337,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_resolve)
 
     cli_results.register(commands)
+    cli_people.register(commands)
     demo.register(commands)
     cli_forget.register(commands)
     return parser

@@ -6,6 +6,7 @@
     imaginem results --outcome "finished with failures"   only jobs with a failed step (or: succeeded)
     imaginem results --batches               recent batches with their job counts
     imaginem results --top-labels            the distinct labels with their job counts
+    imaginem results --person Alice          the jobs with a face of that person now (name or person id)
 
 Without SQL_CONNECTION_STRING the results are in ``.imaginem/imaginem.db`` of the working folder (where
 ``imaginem host`` ran): the file read is named on stderr, and a folder without one is an error (exit 4).
@@ -22,13 +23,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+from rich.text import Text
+
 from pipeline.cli.consoles import TABLE_WIDTH, output
 from pipeline.cli.consoles import errors as error_console
 from pipeline.cli.tables import Column, print_table
 from pipeline.errors import ImaginemError
+from pipeline.people import UnknownPersonError, find_person
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
-from pipeline.sql.labels import KINDS
+from pipeline.sql.labels import KINDS, Label
 from pipeline.sql.queries import MAX_LIMIT, BatchRow, JobRow, LabelCount, ResultsQueries
 
 __all__ = ["register", "run"]
@@ -51,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--outcome", action="append", default=[], choices=OUTCOMES,
                         type=lambda text: text.replace("-", " "),
                         help="only jobs with this outcome (repeat for several; finished-with-failures works too)")
+    parser.add_argument("--person", metavar="NAME_OR_ID",
+                        help="only jobs with a face of this person now (after renames, merges and splits)")
     parser.add_argument("--kind", choices=KINDS, help="with --label or --top-labels: only labels of this kind")
     view = parser.add_mutually_exclusive_group()
     view.add_argument("--batches", action="store_true", help="list recent batches with their job counts")
@@ -75,7 +82,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         errors.print(f"reading {path}", markup=False, highlight=False)
     queries = ResultsQueries(database=database)
     try:
-        rows = _query(args, queries)
+        rows = _person_jobs(args, settings, queries) if args.person else _query(args, queries)
+    except UnknownPersonError as e:
+        errors.print(Text.assemble(("results: ", "red"), str(e)))
+        return EXIT_USAGE
     except ValueError as e:
         errors.print(f"[red]results:[/red] {e}", highlight=False)
         return EXIT_USAGE
@@ -106,11 +116,35 @@ def _query(args: argparse.Namespace, queries: ResultsQueries) -> Sequence[JobRow
     return queries.recent_jobs(batch_ids=args.batch, labels=args.label, kind=args.kind, outcomes=args.outcome, **page)
 
 
+def _person_jobs(args: argparse.Namespace, settings: Settings, queries: ResultsQueries) -> list[JobRow]:
+    """The finished jobs with a face of the person, newest face first, one page."""
+    from pipeline.cli.people import face_index
+
+    index = face_index(settings)
+    try:
+        person = find_person(index, args.person)
+        keys = [(p.batch_id, p.job_id) for p in index.photos_of(person, offset=args.offset, limit=args.limit)]
+    finally:
+        close = getattr(index, "close", None)
+        if close is not None:
+            close()
+    rows = []
+    for batch_id, job_id in keys:
+        row = queries.job(job_id, batch_id)
+        if row is not None:
+            labels = tuple(Label(**x) for x in row.get("labels", []))
+            rows.append(JobRow(job_id, batch_id, str(row.get("image_url", "")), str(row["timestamp"]), labels,
+                               str(row.get("outcome", ""))))
+    return rows
+
+
 def _title(args: argparse.Namespace, database: Database) -> str:
     parts = ["batches" if args.batches else "labels" if args.top_labels else "jobs"]
     jobs = not (args.batches or args.top_labels)
     if args.batch and not args.batches:
         parts.append(f"of batch {' or '.join(args.batch)}")
+    if args.person and jobs:
+        parts.append(f"with {escape(args.person)}")
     if args.label and jobs:
         parts.append("labelled " + " or ".join(args.label))
     if args.outcome and jobs:

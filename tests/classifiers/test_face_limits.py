@@ -10,6 +10,7 @@ import pytest
 from classifiers import facedetection, facematch
 from classifiers.backends.local.face_matcher import LocalFaceMatcher
 from classifiers.backends.local.face_store import FaceStore
+from classifiers.backends.local.table_face_index import TableFaceIndex
 from classifiers.face_limits import cap, check_prints
 from pipeline.classifier import NO_CONTEXT
 from pipeline.errors import ClassifierError
@@ -69,7 +70,9 @@ def test_cap_cuts_only_past_the_limit() -> None:
 
 @pytest.mark.azurite
 def test_facematch_takes_at_most_the_cap_from_a_forged_faceprint_output(services: Services, unique: str) -> None:
-    matcher = LocalFaceMatcher(store=FaceStore(table=services.storage.table(f"faces{unique}")), threshold=0.6)
+    index = TableFaceIndex(store=FaceStore(table=services.storage.table(f"faces{unique}")),
+                           lock_container=services.storage.container(f"lock{unique}"))
+    matcher = LocalFaceMatcher(index=index, threshold=0.6)
     classifier = facematch.FacematchClassifier(matcher=matcher, max_faces=5)
     faces = printed(*([0.01 * i] * 128 for i in range(30)))
     job = parse_job(job_message(f"job{unique}", ["faceprint", "facematch"], step=1,

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from classifiers import facematch
+from classifiers.backends.face_index import person_for_face
 from classifiers.backends.local.face_index import FaceIndex, StoredFace
 from classifiers.backends.local.face_matcher import LocalFaceMatcher, confidence
 from classifiers.backends.local.face_store import FaceStore, partition_for
+from classifiers.backends.local.table_face_index import TableFaceIndex
 from pipeline.classifier import NO_CONTEXT
 from pipeline.errors import ClassifierError, ConfigurationError, MissingDependencyError
 from pipeline.job import Job, parse_job
@@ -50,8 +52,18 @@ def job(job_id: str, faces: list[dict[str, Any]] | None, *, url: str = "", batch
     })
 
 
+_LOCKS: dict[str, Any] = {}  # the lock container of the current test: shared by its "workers"
+
+
+@pytest.fixture(autouse=True)
+def _lock_container(request: pytest.FixtureRequest, unique: str) -> None:
+    if request.node.get_closest_marker("azurite"):
+        _LOCKS["container"] = request.getfixturevalue("services").storage.container(f"lock{unique}")
+
+
 def classifier(store: FaceStore, threshold: float = 0.6) -> facematch.FacematchClassifier:
-    return facematch.FacematchClassifier(matcher=LocalFaceMatcher(store=store, threshold=threshold))
+    index = TableFaceIndex(store=store, lock_container=_LOCKS["container"])
+    return facematch.FacematchClassifier(matcher=LocalFaceMatcher(index=index, threshold=threshold))
 
 
 @pytest.fixture
@@ -118,12 +130,13 @@ def test_second_job_with_the_same_print_matches_the_first(store: FaceStore, rng:
     facematch_ = classifier(store)
     v = unit(rng)
     first = facematch_(job("job-1", [face("face-1", v, RECT_A)]), None, NO_CONTEXT)
-    assert first["matches"] == [{"faceId": "face-1", "faceRectangle": RECT_A, "matches": []}]
+    assert first["matches"] == [{"faceId": "face-1", "faceRectangle": RECT_A, "matches": [],
+                                 "person_id": person_for_face("face-1")}]
     assert set(first) == {"matches", "confidence_meaning", "backend"}
 
     second = facematch_(job("job-2", [face("face-2", v, RECT_B)]), None, NO_CONTEXT)
     assert second["matches"] == [{
-        "faceId": "face-2", "faceRectangle": RECT_B,
+        "faceId": "face-2", "faceRectangle": RECT_B, "person_id": person_for_face("face-1"),
         "matches": [{"id": "face-1", "image_url": "https://images.example/job-1.jpg",
                      "face_rectangle": RECT_A, "confidence": 1.0}],
     }]
@@ -208,7 +221,7 @@ def test_another_worker_sees_new_faces_after_its_incremental_load(
 
 
 @pytest.mark.azurite
-def test_refresh_interval_spares_the_table_between_jobs(
+def test_a_matcher_refreshes_before_every_search_whatever_the_refresh_interval(
     services: Services, table_name: str, rng: np.random.Generator
 ) -> None:
     worker_a = FaceStore(table=services.storage.table(table_name))
@@ -216,11 +229,9 @@ def test_refresh_interval_spares_the_table_between_jobs(
     v = unit(rng)
     classifier(worker_b)(job("job-b0", [face("b0", unit(rng))]), None, NO_CONTEXT)  # the first load
     classifier(worker_a)(job("job-a", [face("a", v)]), None, NO_CONTEXT)
-    [unseen] = classifier(worker_b)(job("job-b1", [face("b1", v)]), None, NO_CONTEXT)["matches"]
-    assert unseen["matches"] == []
-    assert worker_b.refresh() == 1  # an explicit refresh always reads
-    [seen] = classifier(worker_b)(job("job-b2", [face("b2", v)]), None, NO_CONTEXT)["matches"]
-    assert [m["id"] for m in seen["matches"]] == ["a", "b1"]
+    [seen] = classifier(worker_b)(job("job-b1", [face("b1", v)]), None, NO_CONTEXT)["matches"]
+    assert [m["id"] for m in seen["matches"]] == ["a"]  # a second ago would have been missed before
+    assert seen["person_id"] == person_for_face("a")
 
 
 @pytest.mark.azurite

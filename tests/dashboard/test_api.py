@@ -21,7 +21,6 @@ from pipeline.dependencies import Dependencies
 from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
 from pipeline.job_record import PIPELINELOGS, PipelineLog
-from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.storage import Storage
 from tests.pipeline.helpers import drain
@@ -152,24 +151,6 @@ def test_the_page_is_served_with_a_strict_policy_and_nothing_outside_its_folder(
     assert requests.get(f"{base}/dashboard/%2e%2e%2f%2e%2e%2ffunction_app.py", timeout=10).status_code == 404
     assert requests.get(f"{base}/results?offset=-1", timeout=10).status_code == 400
     assert requests.get(f"{base}/batches/nothing-here/jobs/none", timeout=10).status_code == 404
-
-
-def test_people_are_the_connected_faces(services: Services) -> None:
-    from dashboard.people import group_people
-    from dashboard.store import FinishedJob
-
-    def job(job_id: str, faces: list[tuple[str, list[str]]]) -> FinishedJob:
-        output = {"facematch": {"matches": [{"faceId": f, "matches": [{"id": m} for m in ms]} for f, ms in faces]},
-                  "facecrop": {"facesUrls": [f"crop-{f}" for f, _ in faces]}}
-        return FinishedJob("b", job_id, "", {}, output)
-
-    # a–b matched, c matched b (so a, b, c are one person), d alone, e matched a face of a job not shown.
-    people = group_people([job("j1", [("a", []), ("d", [])]), job("j2", [("b", ["a"])]), job("j3", [("c", ["b"])]),
-                           job("j4", [("e", ["zz"])])])
-    groups = sorted(sorted(f.face_id for f in p.faces) for p in people)
-    assert groups == [["a", "b", "c"], ["d"], ["e"]]
-    assert people[0].jobs == [("b", "j1"), ("b", "j2"), ("b", "j3")] and people[0].id == "a"
-    assert people[0].faces[0].crop_url == "crop-a"
 
 
 def test_a_non_ascii_file_name_is_kept_whole(api: tuple[str, Storage]) -> None:

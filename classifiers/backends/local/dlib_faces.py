@@ -10,6 +10,7 @@ Names follow the Azure Face API, where ``pupilLeft`` is the eye on the image's l
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -47,9 +48,10 @@ FACE_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "imaginem:face")
 _T = TypeVar("_T")
 
 
-def face_id(job_id: str, index: int) -> str:
-    """The same job and face position always give the same id, so a redelivered job changes nothing."""
-    return str(uuid.uuid5(FACE_ID_NAMESPACE, f"{job_id}/{index}"))
+def face_id(job: Job, index: int) -> str:
+    """Unique per (batch, job, face position): a redelivered job gets the same ids, the same job id in
+    another batch (a re-run) gets new ones."""
+    return str(uuid.uuid5(FACE_ID_NAMESPACE, json.dumps([job.batch_id, job.id, index])))
 
 
 def _model_file(path: str) -> str:
@@ -197,7 +199,7 @@ class DlibFaceDetector:
                 found.append((box, points, float(score)))
         found.sort(key=lambda f: (-f[2], f[0]["left"], f[0]["top"]))
         faces = [
-            {"faceId": face_id(job.id, i), "faceRectangle": box, "faceLandmarks": landmarks(points),
+            {"faceId": face_id(job, i), "faceRectangle": box, "faceLandmarks": landmarks(points),
              "confidence": _confidence(score)}
             for i, (box, points, score) in enumerate(found)
         ]
@@ -253,7 +255,7 @@ class DlibFacePrinter:
         for i, (face, rect, descriptor) in enumerate(zip(faces, rects, descriptors, strict=True)):
             given = face.get("faceId")
             printed.append({
-                "faceId": given if isinstance(given, str) and given else face_id(job.id, i),
+                "faceId": given if isinstance(given, str) and given else face_id(job, i),
                 "faceRectangle": {"left": rect.left(), "top": rect.top(),
                                   "width": rect.width(), "height": rect.height()},
                 "print": [round(float(v), self._decimals) for v in descriptor],

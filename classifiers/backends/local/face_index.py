@@ -10,10 +10,12 @@ batch and image URL are kept once per job.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from classifiers.backends.face_index import person_for_face
 
 __all__ = ["PRINT_DIMENSIONS", "FaceHit", "FaceIndex", "IndexArrays", "StoredFace"]
 
@@ -33,6 +35,7 @@ class StoredFace:
     image_url: str
     face_rectangle: tuple[int, int, int, int]  # left, top, width, height
     print: FloatArray
+    person_id: str = ""  # as assigned when stored; "" (rows older than persons): the face's own new person
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class FaceHit:
     image_url: str
     face_rectangle: tuple[int, int, int, int]
     distance: float
+    person_id: str = ""  # the face's person now (merges followed)
 
 
 class _Chunk:
@@ -74,6 +78,134 @@ class FaceIndex:
         self._positions: dict[str, int] = {}
         self._jobs: list[tuple[str, str, str]] = []  # (job id, batch id, image url) by job number
         self._job_numbers: dict[tuple[str, str], int] = {}  # (batch id, job id): a job is both
+        self._persons: list[str] = []  # by position: the person each face was stored with
+        self._person_faces: dict[str, list[int]] = {}  # stored person -> positions
+        self.merges: dict[str, str] = {}  # merged person -> the person it joined
+        self.names: dict[str, str] = {}  # person (current when named) -> its name
+        self.hidden: set[str] = set()
+        self.apart: set[tuple[str, str]] = set()  # pairs of persons a user split: never merged automatically
+        self.pinned: dict[str, str] = {}  # face id -> the person a user moved it to
+        self.version = 0  # bumped by every change, so summaries can be cached
+        self.layout_version = 0  # bumped when faces are added or change person (not by names or hiding)
+
+    def resolve(self, person_id: str) -> str:
+        """The person an id names now (merges followed)."""
+        seen = 0
+        while person_id in self.merges and seen < 1000:  # a cycle would be a bug; never loop forever
+            person_id, seen = self.merges[person_id], seen + 1
+        return person_id
+
+    def merge(self, merged: str, into: str) -> None:
+        if self.resolve(into) != merged:
+            self.merges[merged] = into
+            self.version += 1
+            self.layout_version += 1
+
+    def move(self, face_id: str, person_id: str) -> None:
+        """A user's move of one face to a person (kept for a face loaded later, too)."""
+        self.pinned[face_id] = person_id
+        position = self._positions.get(face_id)
+        if position is not None and self._persons[position] != person_id:
+            self._person_faces[self._persons[position]].remove(position)
+            self._person_faces.setdefault(person_id, []).append(position)
+            self._persons[position] = person_id
+        self.version += 1
+        self.layout_version += 1
+
+    def set_person(self, person_id: str, name: str | None, hidden: bool) -> None:
+        if name:
+            self.names[person_id] = name
+        else:
+            self.names.pop(person_id, None)
+        if hidden:
+            self.hidden.add(person_id)
+        else:
+            self.hidden.discard(person_id)
+        self.version += 1
+
+    def keep_apart(self, a: str, b: str) -> None:
+        self.apart.add((min(a, b), max(a, b)))
+        self.version += 1
+
+    def kept_apart(self, a: str, b: str) -> bool:
+        """Whether a user split persons ``a`` and ``b`` (as they are now) apart."""
+        wanted = {self.resolve(a), self.resolve(b)}
+        return len(wanted) == 2 and any({self.resolve(x), self.resolve(y)} == wanted for x, y in self.apart)
+
+    def person_columns(self) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """Per face position: its current person as a number into the returned ids, and its job number."""
+        ids: list[str] = []
+        numbers: dict[str, int] = {}
+        stored: dict[str, int] = {}
+        for person in self._person_faces:
+            current = self.resolve(person)
+            if current not in numbers:
+                numbers[current] = len(ids)
+                ids.append(current)
+            stored[person] = numbers[current]
+        codes = np.fromiter((stored[p] for p in self._persons), dtype=np.int64, count=len(self._persons))
+        jobs = np.concatenate([c.jobs[:c.size] for c in self._chunks]) if self._chunks else np.zeros(0, np.int32)
+        return ids, codes, jobs
+
+    def person_at(self, position: int) -> str:
+        return self.resolve(self._persons[position])
+
+    def position(self, face_id: str) -> int | None:
+        return self._positions.get(face_id)
+
+    def positions_of(self, person_id: str) -> list[int]:
+        """Positions of every face of a person now, including faces stored under ids merged into it."""
+        current = self.resolve(person_id)
+        members = {current} | {p for p in self.merges if self.resolve(p) == current}
+        return sorted(pos for member in members for pos in self._person_faces.get(member, ()))
+
+    def face_at(self, position: int) -> tuple[str, str, str, str, tuple[int, int, int, int]]:
+        """(face id, job id, batch id, image url, rectangle) of the face at ``position``."""
+        chunk = self._chunks[position // _CHUNK_ROWS]
+        row = position % _CHUNK_ROWS
+        job_id, batch_id, image_url = self._jobs[int(chunk.jobs[row])]
+        left, top, width, height = (int(v) for v in chunk.rects[row])
+        return self._face_ids[position], job_id, batch_id, image_url, (left, top, width, height)
+
+    def job_faces(self, batch_id: str, job_id: str) -> dict[str, str]:
+        """The faces stored for a job: face id -> person now (a linear scan: for redeliveries only)."""
+        number = self._job_numbers.get((batch_id, job_id))
+        if number is None:
+            return {}
+        found: dict[str, str] = {}
+        base = 0
+        for chunk in self._chunks:
+            for row in np.flatnonzero(chunk.jobs[:chunk.size] == number).tolist():
+                found[self._face_ids[base + row]] = self.person_at(base + row)
+            base += chunk.size
+        return found
+
+    def job_numbers(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The job number of the face at each position."""
+        found = np.empty(len(positions), dtype=np.int64)
+        chunk_of = positions // _CHUNK_ROWS
+        for number in np.unique(chunk_of).tolist():
+            rows = chunk_of == number
+            found[rows] = self._chunks[number].jobs[positions[rows] % _CHUNK_ROWS]
+        return found
+
+    def prints_at(self, positions: npt.NDArray[np.int64]) -> FloatArray:
+        """The prints at these positions (a copy)."""
+        found = np.empty((len(positions), PRINT_DIMENSIONS), dtype=np.float32)
+        chunk_of = positions // _CHUNK_ROWS
+        for number in np.unique(chunk_of).tolist():
+            rows = chunk_of == number
+            found[rows] = self._chunks[number].prints[positions[rows] % _CHUNK_ROWS]
+        return found
+
+    def jobs_of(self, person_id: str) -> set[int]:
+        """Job numbers of the photos a person is in."""
+        return {int(self._chunks[p // _CHUNK_ROWS].jobs[p % _CHUNK_ROWS]) for p in self.positions_of(person_id)}
+
+    def _add_person(self, face_id: str, person_id: str) -> None:
+        person = self.pinned.get(face_id) or person_id or person_for_face(face_id)
+        self._person_faces.setdefault(person, []).append(len(self._persons))
+        self._persons.append(person)
 
     def __len__(self) -> int:
         return len(self._face_ids)
@@ -105,9 +237,12 @@ class FaceIndex:
             chunk.jobs[row] = self._job_number(face.job_id, face.batch_id, face.image_url)
             chunk.rects[row] = face.face_rectangle
             chunk.size += 1
+            self._add_person(face.face_id, face.person_id)
             self._positions[face.face_id] = len(self._face_ids)
             self._face_ids.append(face.face_id)
             added += 1
+        self.version += added
+        self.layout_version += added
         return added
 
     def add_arrays(
@@ -136,9 +271,12 @@ class FaceIndex:
             chunk.rects[rows] = rectangles[start:start + take]
             chunk.size += take
             for face_id in face_ids[start:start + take]:
+                self._add_person(face_id, "")
                 self._positions[face_id] = len(self._face_ids)
                 self._face_ids.append(face_id)
             start += take
+        self.version += 1
+        self.layout_version += 1
 
     def search(
         self,
@@ -205,6 +343,7 @@ class FaceIndex:
                 image_url=image_url,
                 face_rectangle=(left, top, width, height),
                 distance=distance,
+                person_id=self.person_at(position),
             ))
         return hits
 
@@ -229,7 +368,9 @@ class FaceIndex:
                                                      chunk.rects[:chunk.size])
             start += chunk.size
         return IndexArrays(face_ids=list(self._face_ids), prints=prints, job_numbers=jobs, rectangles=rects,
-                           jobs=list(self._jobs))
+                           jobs=list(self._jobs), persons=list(self._persons), merges=dict(self.merges),
+                           names=dict(self.names), hidden=sorted(self.hidden), apart=sorted(self.apart),
+                           pinned=dict(self.pinned))
 
     @classmethod
     def from_arrays(cls, arrays: IndexArrays) -> FaceIndex:
@@ -250,6 +391,12 @@ class FaceIndex:
         index._positions = dict(zip(index._face_ids, range(n), strict=True))
         if len(index._positions) != n:
             raise ValueError("snapshot repeats a face id")
+        persons = arrays.persons if len(arrays.persons) == n else [""] * n  # older snapshots: no persons
+        index.names, index.hidden, index.pinned = dict(arrays.names), set(arrays.hidden), dict(arrays.pinned)
+        index.apart = {(min(a, b), max(a, b)) for a, b in arrays.apart}
+        for face_id, person in zip(index._face_ids, persons, strict=True):
+            index._add_person(face_id, person)
+        index.merges = dict(arrays.merges)
         for start in range(0, n, _CHUNK_ROWS):
             rows = slice(start, min(n, start + _CHUNK_ROWS))
             size = rows.stop - rows.start
@@ -276,3 +423,9 @@ class IndexArrays:
     job_numbers: npt.NDArray[np.int32]
     rectangles: npt.NDArray[np.int32]
     jobs: list[tuple[str, str, str]]  # (job id, batch id, image url)
+    persons: list[str] = field(default_factory=list)  # by row: the person the face was stored with
+    merges: dict[str, str] = field(default_factory=dict)  # merged person -> the person it joined
+    names: dict[str, str] = field(default_factory=dict)  # person -> name
+    hidden: list[str] = field(default_factory=list)
+    apart: list[tuple[str, str]] = field(default_factory=list)
+    pinned: dict[str, str] = field(default_factory=dict)  # face id -> the person a user moved it to

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.backends.local.face_index import PRINT_DIMENSIONS, FaceHit, StoredFace
-from classifiers.backends.local.face_store import FaceStore
+from classifiers.backends.face_index import FaceIndexBackend, JobKey, NewFace, SearchHit
+from classifiers.backends.local.face_index import PRINT_DIMENSIONS
 from pipeline.errors import ClassifierError, ConfigurationError
 from pipeline.job import Job
 
@@ -38,16 +38,16 @@ def confidence(distance: float, threshold: float) -> float:
 
 
 class LocalFaceMatcher:
-    """Matches face prints (128-d dlib embeddings) against a ``FaceStore``."""
+    """Matches face prints (128-d dlib embeddings) against a face index (table or postgresql)."""
 
     backend = "local"
 
-    def __init__(self, *, store: FaceStore, threshold: float, max_matches: int = DEFAULT_MAX_MATCHES) -> None:
+    def __init__(self, *, index: FaceIndexBackend, threshold: float, max_matches: int = DEFAULT_MAX_MATCHES) -> None:
         if not threshold > 0:
             raise ConfigurationError(f"face match threshold {threshold!r} must be positive")
         if max_matches < 1:
             raise ConfigurationError(f"max_matches {max_matches!r} must be at least 1")
-        self._store = store
+        self._index = index
         self._threshold = threshold
         self._max_matches = max_matches
         self.confidence_meaning = (
@@ -56,30 +56,28 @@ class LocalFaceMatcher:
             "so a person seen in several photos matches if any one of them is near")
 
     def match_and_store(self, job: Job, faces: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Per new face: {faceId, faceRectangle, matches: [{id, image_url, face_rectangle, confidence}]}."""
+        """Per new face: {faceId, faceRectangle, person_id, matches: [{id, image_url, face_rectangle, confidence}]}.
+
+        The faces are stored atomically with the search, each with its person (as at match time)."""
         parsed = [_parse_face(face, i) for i, face in enumerate(faces)]
         if not parsed:
             return []
-        prints = np.stack([p for _, _, p in parsed])
-        hits = self._store.search(prints, threshold=self._threshold, limit=self._max_matches, exclude_job=job.id,
-                                  exclude_batch=job.batch_id)
-        self._store.store([
-            StoredFace(face_id=face_id, job_id=job.id, batch_id=job.batch_id, image_url=job.image_url,
-                       face_rectangle=rect, print=vector)
-            for face_id, rect, vector in parsed
-        ])
-        _log.info("facematch %s: %s faces, %s matches", job.id, len(parsed), sum(len(h) for h in hits))
+        if len({face.face_id for face in parsed}) != len(parsed):
+            raise ClassifierError("faceprint gave two faces the same faceId")
+        matched = self._index.add_and_search(JobKey(batch_id=job.batch_id, job_id=job.id, image_url=job.image_url),
+                                             parsed, threshold=self._threshold, limit=self._max_matches)
+        _log.info("facematch %s: %s faces, %s matches", job.id, len(parsed), sum(len(m.hits) for m in matched))
         return [
-            {"faceId": face_id, "faceRectangle": _rectangle(rect),
-             "matches": [self._match(hit) for hit in face_hits]}
-            for (face_id, rect, _), face_hits in zip(parsed, hits, strict=True)
+            {"faceId": face.face_id, "faceRectangle": _rectangle(face.face_rectangle), "person_id": m.person_id,
+             "matches": [self._match(hit) for hit in m.hits]}
+            for face, m in zip(parsed, matched, strict=True)
         ]
 
-    def _match(self, hit: FaceHit) -> dict[str, Any]:
+    def _match(self, hit: SearchHit) -> dict[str, Any]:
         return {
-            "id": hit.face_id,
-            "image_url": hit.image_url,
-            "face_rectangle": _rectangle(hit.face_rectangle),
+            "id": hit.face.face_id,
+            "image_url": hit.face.image_url,
+            "face_rectangle": _rectangle(hit.face.face_rectangle),
             "confidence": confidence(hit.distance, self._threshold),
         }
 
@@ -89,7 +87,7 @@ def _rectangle(rect: tuple[int, int, int, int]) -> dict[str, int]:
     return {"left": left, "top": top, "width": width, "height": height}
 
 
-def _parse_face(face: Any, i: int) -> tuple[str, tuple[int, int, int, int], np.ndarray]:
+def _parse_face(face: Any, i: int) -> NewFace:
     where = f"faceprint faces[{i}]"
     if not isinstance(face, Mapping):
         raise ClassifierError(f"{where} is not an object")
@@ -111,4 +109,4 @@ def _parse_face(face: Any, i: int) -> tuple[str, tuple[int, int, int, int], np.n
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                        for v in vector)):
         raise ClassifierError(f"{where}.print must be {PRINT_DIMENSIONS} finite numbers")
-    return face_id, box, np.asarray(vector, dtype=np.float32)
+    return NewFace(face_id=face_id, face_rectangle=box, print=np.asarray(vector, dtype=np.float32))

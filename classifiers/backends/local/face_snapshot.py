@@ -163,7 +163,10 @@ class _BufferWriter(io.RawIOBase):
 
 def _encode(arrays: IndexArrays, mark: datetime) -> bytes:
     header = json.dumps({"count": len(arrays.face_ids), "mark": mark.astimezone(UTC).isoformat(),
-                         "dims": PRINT_DIMENSIONS, "jobs": arrays.jobs}, separators=(",", ":")).encode()
+                         "dims": PRINT_DIMENSIONS, "jobs": arrays.jobs,
+                         "persons": arrays.persons, "merges": arrays.merges, "names": arrays.names,
+                         "hidden": arrays.hidden, "apart": arrays.apart, "pinned": arrays.pinned},
+                        separators=(",", ":")).encode()
     ids = "\n".join(arrays.face_ids).encode()
     return b"".join([
         _HEAD.pack(_MAGIC, _VERSION, len(header)), header,
@@ -200,5 +203,12 @@ def _decode(data: bytes | bytearray) -> tuple[IndexArrays, datetime]:
         raise ValueError(f"snapshot holds {len(ids)} face ids for {count} prints")
     jobs = [(str(j), str(b), str(u)) for j, b, u in header["jobs"]]
     mark = datetime.fromisoformat(header["mark"])
+    persons = [str(p) for p in header.get("persons", [])]  # snapshots before persons have none
+    merges = {str(k): str(v) for k, v in header.get("merges", {}).items()}
+    # Snapshots before names, hiding and splits have none of them.
+    names = {str(k): str(v) for k, v in header.get("names", {}).items()}
+    apart = [(str(a), str(b)) for a, b in header.get("apart", [])]
+    pinned = {str(k): str(v) for k, v in header.get("pinned", {}).items()}
     return IndexArrays(face_ids=ids, prints=prints, job_numbers=job_numbers, rectangles=rectangles,
-                       jobs=jobs), mark
+                       jobs=jobs, persons=persons, merges=merges, names=names,
+                       hidden=[str(h) for h in header.get("hidden", [])], apart=apart, pinned=pinned), mark

@@ -8,6 +8,12 @@ One row per face::
     face_rectangle  JSON {"left", "top", "width", "height"}
     job_id, batch_id
     print           Edm.Binary: 128 little-endian float32 (512 bytes)
+    person_id       the person facematch gave the face (missing on older rows: the face's own person)
+
+and, read with the faces, one row per merge of two persons (RowKey ``merge-<person>``, ``merged_into``),
+per named or hidden person (``person-<person>``: ``name``, ``hidden``), per face a user moved
+(``moved-<face>``: ``moved_to``) and per pair of persons a user split (``apart-<a>+<b>``: ``apart_a``,
+``apart_b``). These rows hold state, not deltas, so reading one twice (the overlap) changes nothing.
 
 A cold worker first loads the newest snapshot of the index from a blob (``face_snapshot``) when one is
 configured, then reads only the rows newer than it; a worker whose index grew by ``snapshot_every``
@@ -29,6 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,12 +47,16 @@ from classifiers.backends.local.face_index import PRINT_DIMENSIONS, FaceHit, Fac
 from classifiers.backends.local.face_snapshot import FaceSnapshots
 from pipeline.errors import RetryableError
 
-__all__ = ["DEFAULT_TABLE", "FaceStore", "partition_for"]
+__all__ = ["DEFAULT_TABLE", "Apart", "FaceStore", "Moved", "PersonState", "partition_for"]
 
 DEFAULT_TABLE = "persistedfaces"
 _PRINT_DTYPE = np.dtype("<f4")
 _PAGE = 1000
 _TRANSACTION_LIMIT = 100  # operations per entity group transaction
+_MERGE_PREFIX = "merge-"
+_PERSON_PREFIX = "person-"
+_MOVED_PREFIX = "moved-"
+_APART_PREFIX = "apart-"
 
 _log = logging.getLogger(__name__)
 
@@ -110,7 +121,10 @@ class FaceStore:
             try:
                 for batch in self._pages(self._query()):
                     read += len(batch)
-                    added += self._index.add(face for face, _ in batch)
+                    added += self._index.add(item for item, _ in batch if isinstance(item, StoredFace))
+                    for item, _ in batch:
+                        if not isinstance(item, StoredFace):
+                            _apply(self._index, item)
                     for _, stamp in batch:
                         if newest is None or stamp > newest:
                             newest = stamp
@@ -169,14 +183,19 @@ class FaceStore:
         self._snapshot_size = len(snapshot.index)
         self.loaded_from_snapshot = snapshot.name
 
-    def store(self, faces: Sequence[StoredFace]) -> int:
-        """Persist the faces not stored yet (idempotent) and add them to memory; returns how many were new."""
+    def store(self, faces: Sequence[StoredFace], merges: Sequence[tuple[str, str]] = (),
+              changes: Sequence[PersonState | Moved | Apart] = ()) -> int:
+        """Persist the faces not stored yet (idempotent), the merges of persons and a user's changes (in that
+        order, in one transaction up to 100 rows), and add them to memory; returns how many faces were new."""
         with self._lock:
             new = [face for face in faces if face.face_id not in self._index]
-            if not new:
+            if not new and not merges and not changes:
                 return 0
             partition = partition_for(datetime.now(UTC))
             entities = [_entity(face, partition) for face in new]
+            entities += [{"PartitionKey": partition, "RowKey": f"{_MERGE_PREFIX}{merged}", "merged_into": into}
+                         for merged, into in merges]
+            entities += [_change_entity(change, partition) for change in changes]
             try:
                 for start in range(0, len(entities), _TRANSACTION_LIMIT):
                     self._table.submit_transaction(
@@ -185,7 +204,12 @@ class FaceStore:
                     )
             except AzureError as e:
                 raise RetryableError(f"storing {len(new)} faces in {self._table.table_name}: {e}") from e
-            return self._index.add(new)
+            for merged, into in merges:
+                self._index.merge(merged, into)
+            added = self._index.add(new)
+            for change in changes:
+                _apply(self._index, change)
+            return added
 
     def _query(self) -> Iterable[Mapping[str, Any]]:
         if self._newest is None:
@@ -199,8 +223,8 @@ class FaceStore:
             results_per_page=_PAGE,
         )
 
-    def _pages(self, entities: Iterable[Mapping[str, Any]]) -> Iterator[list[tuple[StoredFace, datetime]]]:
-        batch: list[tuple[StoredFace, datetime]] = []
+    def _pages(self, entities: Iterable[Mapping[str, Any]]) -> Iterator[list[tuple[_Row, datetime]]]:
+        batch: list[tuple[_Row, datetime]] = []
         for entity in entities:
             row = _row(entity)
             if row is not None:
@@ -222,12 +246,87 @@ def _entity(face: StoredFace, partition: str) -> dict[str, Any]:
         "job_id": face.job_id,
         "batch_id": face.batch_id,
         "print": np.asarray(face.print, dtype=_PRINT_DTYPE).tobytes(),
+        "person_id": face.person_id,
     }
 
 
-def _row(entity: Mapping[str, Any]) -> tuple[StoredFace, datetime] | None:
-    """The stored face and its service Timestamp, or None (logged) for a row that is not a face."""
+@dataclass(frozen=True)
+class _Merge:
+    merged: str
+    into: str
+
+
+@dataclass(frozen=True)
+class PersonState:
+    """A person's name (None: unnamed) and whether it is hidden, as a user set them."""
+
+    person_id: str
+    name: str | None
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A face a user moved to a person."""
+
+    face_id: str
+    person_id: str
+
+
+@dataclass(frozen=True)
+class Apart:
+    """Two persons a user split: no automatic merge joins them."""
+
+    a: str
+    b: str
+
+
+_Row = StoredFace | _Merge | PersonState | Moved | Apart
+
+
+def _apply(index: FaceIndex, row: _Merge | PersonState | Moved | Apart) -> None:
+    match row:
+        case _Merge(merged=merged, into=into):
+            index.merge(merged, into)
+        case PersonState(person_id=person, name=name, hidden=hidden):
+            index.set_person(person, name, hidden)
+        case Moved(face_id=face, person_id=person):
+            index.move(face, person)
+        case Apart(a=a, b=b):
+            index.keep_apart(a, b)
+
+
+def _change_entity(change: PersonState | Moved | Apart, partition: str) -> dict[str, Any]:
+    match change:
+        case PersonState(person_id=person, name=name, hidden=hidden):
+            return {"PartitionKey": partition, "RowKey": f"{_PERSON_PREFIX}{person}", "name": name or "",
+                    "hidden": hidden}
+        case Moved(face_id=face, person_id=person):
+            return {"PartitionKey": partition, "RowKey": f"{_MOVED_PREFIX}{face}", "moved_to": person}
+        case Apart(a=a, b=b):
+            return {"PartitionKey": partition, "RowKey": f"{_APART_PREFIX}{min(a, b)}+{max(a, b)}",
+                    "apart_a": a, "apart_b": b}
+
+
+def _change_row(key: str, entity: Mapping[str, Any]) -> _Merge | PersonState | Moved | Apart | None:
+    if key.startswith(_MERGE_PREFIX) and "merged_into" in entity:
+        return _Merge(merged=key[len(_MERGE_PREFIX):], into=str(entity["merged_into"]))
+    if key.startswith(_PERSON_PREFIX) and "name" in entity:
+        return PersonState(person_id=key[len(_PERSON_PREFIX):], name=str(entity["name"]) or None,
+                           hidden=bool(entity.get("hidden", False)))
+    if key.startswith(_MOVED_PREFIX) and "moved_to" in entity:
+        return Moved(face_id=key[len(_MOVED_PREFIX):], person_id=str(entity["moved_to"]))
+    if key.startswith(_APART_PREFIX) and "apart_a" in entity and "apart_b" in entity:
+        return Apart(a=str(entity["apart_a"]), b=str(entity["apart_b"]))
+    return None
+
+
+def _row(entity: Mapping[str, Any]) -> tuple[_Row, datetime] | None:
+    """The stored face (or person change) and its service Timestamp, or None (logged) for neither."""
     face_id = entity.get("RowKey", "?")
+    change = _change_row(str(face_id), entity)
+    if change is not None:
+        return change, entity.metadata["timestamp"]  # type: ignore[attr-defined]
     if "print" not in entity:  # a face persisted by the Azure backend (a face list entry): not ours
         _log.debug("face store: row %s has no print; skipped", face_id)
         return None
@@ -244,6 +343,7 @@ def _row(entity: Mapping[str, Any]) -> tuple[StoredFace, datetime] | None:
             image_url=str(entity["image_url"]),
             face_rectangle=(int(rect["left"]), int(rect["top"]), int(rect["width"]), int(rect["height"])),
             print=vector,
+            person_id=str(entity.get("person_id", "")),
         )
         stamp = entity.metadata["timestamp"]  # type: ignore[attr-defined]
     except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -151,7 +151,7 @@ class YuNetFaceDetector:
             found.append((box, [(p.x / scale, p.y / scale) for p in parts], float(score)))
         found.sort(key=lambda f: (-f[2], f[0]["left"], f[0]["top"]))
         faces = [
-            {"faceId": face_id(job.id, i), "faceRectangle": box, "faceLandmarks": landmarks(points),
+            {"faceId": face_id(job, i), "faceRectangle": box, "faceLandmarks": landmarks(points),
              "confidence": round(score, 4)}
             for i, (box, points, score) in enumerate(found)
         ]

@@ -1,0 +1,230 @@
+"""The two face index backends side by side: table (Azurite + in-memory search) and postgresql (pgvector).
+
+    .venv/bin/python bench/face_index.py --sizes 10000 100000
+
+Synthetic prints shaped like dlib's (different people 0.8 apart on average, as in docs/facematch.md), plus
+planted persons (5 faces each within 0.15 of a centre) and one query near each centre. Per backend and
+size: bulk insert rate, search p50/p99 (k = 20 within 0.5), a whole facematch job p50/p99 (lock, refresh,
+search, persons, insert), recall against exact search on the planted sets, and a new worker process's
+cold start (to its first search) and peak RSS. Azurite and PostgreSQL are private, started here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from classifiers.backends.face_index import JobKey, NewFace, person_for_face  # noqa: E402
+from classifiers.backends.local.face_index import StoredFace  # noqa: E402
+from classifiers.backends.local.face_snapshot import FaceSnapshots  # noqa: E402
+from classifiers.backends.local.face_store import FaceStore  # noqa: E402
+from classifiers.backends.local.table_face_index import TABLE_OVERLAP, TableFaceIndex  # noqa: E402
+from classifiers.backends.postgres.face_index import PostgresFaceIndex, vector_text  # noqa: E402
+from classifiers.backends.postgres.schema import FACES, PERSONS, create_schema  # noqa: E402
+
+THRESHOLD, K, PLANTED, PER_PERSON, JOBS = 0.5, 20, 100, 5, 100
+
+
+def synthetic(rng: np.random.Generator, n: int, mean: np.ndarray) -> np.ndarray:
+    u = rng.standard_normal((n, 128)).astype(np.float32)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    return (mean + 0.57 * u).astype(np.float32)  # two of them ~0.8 apart
+
+
+def near(rng: np.random.Generator, centres: np.ndarray, distance: float) -> np.ndarray:
+    step = rng.standard_normal(centres.shape).astype(np.float32)
+    return (centres + distance * step / np.linalg.norm(step, axis=1, keepdims=True)).astype(np.float32)
+
+
+def dataset(n: int, seed: int = 7) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """n stored prints (the planted persons' faces among them) and one query per planted person."""
+    rng = np.random.default_rng(seed)
+    mean = rng.standard_normal(128).astype(np.float32)
+    mean *= 0.5 / np.linalg.norm(mean)
+    centres = synthetic(rng, PLANTED, mean)
+    planted = np.concatenate([near(rng, centres, 0.15) for _ in range(PER_PERSON)])
+    prints = np.concatenate([synthetic(rng, n - len(planted), mean), planted])
+    ids = [f"s{i:08d}" for i in range(n)]
+    return prints, ids, near(rng, centres, 0.15)
+
+
+def exact(prints: np.ndarray, queries: np.ndarray) -> list[set[str]]:
+    found = []
+    for q in queries:
+        d = np.linalg.norm(prints - q, axis=1)
+        rows = np.flatnonzero(d <= THRESHOLD)
+        found.append({f"s{i:08d}" for i in rows[np.argsort(d[rows])][:K]})
+    return found
+
+
+def pct(values: list[float], p: float) -> float:
+    return float(np.percentile(values, p)) * 1000
+
+
+# --- loading --------------------------------------------------------------------------------------------
+
+
+def load_table(conn: str, table: str, container: str, prints: np.ndarray, ids: list[str]) -> float:
+    from pipeline.storage import Storage
+
+    storage = Storage(conn)
+    store = FaceStore(table=storage.table(table), snapshots=FaceSnapshots(container=storage.container(container)))
+    started = time.perf_counter()
+    for start in range(0, len(ids), 1000):
+        store.store([StoredFace(face_id=ids[i], job_id=f"j{i}", batch_id="bench", image_url=f"u/{i}",
+                                face_rectangle=(0, 0, 50, 50), print=prints[i])
+                     for i in range(start, min(start + 1000, len(ids)))])
+    seconds = time.perf_counter() - started
+    store.refresh()
+    FaceSnapshots(container=storage.container(container)).save(store.index.to_arrays(), store._newest)  # type: ignore[arg-type]
+    return len(ids) / seconds
+
+
+def load_postgres(conn: str, prints: np.ndarray, ids: list[str]) -> float:
+    import psycopg
+
+    with psycopg.connect(conn, autocommit=True) as c:
+        create_schema(c)
+        # A bulk load fills the table first and builds the HNSW index once, as pgvector advises.
+        c.execute(f"DROP INDEX {FACES}_print")
+        c.execute("SET maintenance_work_mem = '512MB'")
+        started = time.perf_counter()
+        with c.cursor() as cur, cur.copy(f"COPY {PERSONS} (person_id) FROM STDIN") as copy:
+            for face_id in ids:
+                copy.write_row((person_for_face(face_id),))
+        with c.cursor() as cur, cur.copy(
+                f"COPY {FACES} (face_id, batch_id, job_id, image_url, rect_left, rect_top, rect_width, rect_height, "
+                "print, person_id) FROM STDIN") as copy:
+            for i, face_id in enumerate(ids):
+                copy.write_row((face_id, "bench", f"j{i}", f"u/{i}", 0, 0, 50, 50, vector_text(prints[i]),
+                                person_for_face(face_id)))
+        c.execute(f"CREATE INDEX {FACES}_print ON {FACES} USING hnsw (print vector_l2_ops)")
+        seconds = time.perf_counter() - started
+        c.execute(f"ANALYZE {FACES}")
+    return len(ids) / seconds
+
+
+# --- one worker (also run as a fresh process for cold start and RSS) -------------------------------------
+
+
+def make_worker(args: argparse.Namespace) -> TableFaceIndex | PostgresFaceIndex:
+    if args.backend == "postgresql":
+        return PostgresFaceIndex.connect(args.conn)
+    from pipeline.storage import Storage
+
+    storage = Storage(args.conn)
+    store = FaceStore(table=storage.table(args.table), refresh_interval=0, overlap=TABLE_OVERLAP,
+                      snapshots=FaceSnapshots(container=storage.container(args.container)))
+    return TableFaceIndex(store=store, lock_container=storage.container(args.container))
+
+
+def search_only(index: TableFaceIndex | PostgresFaceIndex, query: np.ndarray) -> list[str]:
+    if isinstance(index, TableFaceIndex):  # the search alone; a facematch job's refresh is in the job column
+        store = index._store
+        if not len(store):
+            store.refresh()
+        [hits] = store.index.search(query[None, :], threshold=THRESHOLD, limit=K)
+        return [h.face_id for h in hits]
+    with index._pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT set_config('hnsw.ef_search', '100', true)")
+        job = JobKey(batch_id="-", job_id="-", image_url="")
+        return [h.face.face_id for h in index._search(conn, vector_text(query), THRESHOLD, K, job, 0)]
+
+
+def cold_worker(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    index = make_worker(args)
+    search_only(index, np.zeros(128, dtype=np.float32))
+    cold = time.perf_counter() - started
+    rss = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+               if line.startswith("VmHWM:"))
+    print(json.dumps({"cold_s": cold, "rss_mib": rss / 1024}))
+
+
+def measure(args: argparse.Namespace, queries: np.ndarray, truth: list[set[str]]) -> dict[str, float]:
+    index = make_worker(args)
+    search_only(index, queries[0])  # warm
+    times, recalls = [], []
+    for q, expected in zip(queries, truth, strict=True):
+        started = time.perf_counter()
+        got = search_only(index, q)
+        times.append(time.perf_counter() - started)
+        recalls.append(len(set(got) & expected) / len(expected) if expected else 1.0)
+    jobs = []
+    rng = np.random.default_rng(11)
+    for i in range(JOBS):
+        face = NewFace(face_id=f"job-{uuid.uuid4().hex}", face_rectangle=(0, 0, 9, 9),
+                       print=queries[i % len(queries)] + rng.normal(0, 0.005, 128).astype(np.float32))
+        started = time.perf_counter()
+        index.add_and_search(JobKey(batch_id="jobs", job_id=f"job-{i}", image_url="u"), [face],
+                             threshold=THRESHOLD, limit=K)
+        jobs.append(time.perf_counter() - started)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    cold = json.loads(subprocess.run([sys.executable, __file__, "--cold", "--backend", args.backend, "--conn",
+                                      args.conn, "--table", args.table, "--container", args.container],
+                                     check=True, capture_output=True, text=True, env=env).stdout)
+    return {"search_p50": pct(times, 50), "search_p99": pct(times, 99), "job_p50": pct(jobs, 50),
+            "job_p99": pct(jobs, 99), "recall": statistics.mean(recalls), **cold}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="table", help=argparse.SUPPRESS)
+    parser.add_argument("--conn", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--table", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--container", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cold:
+        cold_worker(args)
+        return
+
+    from pipeline.host.azurite import start_azurite
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from pgvector_server import new_database, pgvector_server
+
+    rows = []
+    azurite = start_azurite()
+    try:
+        with pgvector_server() as admin:
+            for n in args.sizes:
+                prints, ids, queries = dataset(n)
+                truth = exact(prints, queries)
+                tag = uuid.uuid4().hex[:8]
+                table = argparse.Namespace(backend="table", conn=azurite.connection_string, table=f"bench{tag}",
+                                           container=f"bench{tag}")
+                rate = load_table(table.conn, table.table, table.container, prints, ids)
+                rows.append(("table", n, rate, measure(table, queries, truth)))
+                print(f"# table {n}: done", file=sys.stderr, flush=True)
+                pg = argparse.Namespace(backend="postgresql", conn=new_database(admin), table="", container="")
+                rate = load_postgres(pg.conn, prints, ids)
+                rows.append(("postgresql", n, rate, measure(pg, queries, truth)))
+                print(f"# postgresql {n}: done", file=sys.stderr, flush=True)
+    finally:
+        azurite.stop()
+    print(f"face index backends (synthetic dlib-like prints, {PLANTED} planted persons × {PER_PERSON}, "
+          f"k = {K} within {THRESHOLD}; {os.cpu_count()} cores)")
+    print("| backend | faces | bulk insert | search p50 | search p99 | facematch job p50 | job p99 | recall | "
+          "cold start | worker RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for backend, n, rate, m in rows:
+        print(f"| {backend} | {n:,} | {rate:,.0f}/s | {m['search_p50']:.1f} ms | {m['search_p99']:.1f} ms | "
+              f"{m['job_p50']:.1f} ms | {m['job_p99']:.1f} ms | {m['recall']:.3f} | {m['cold_s']:.2f} s | "
+              f"{m['rss_mib']:.0f} MiB |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""PostgreSQL backends: the face index in a database with pgvector."""
