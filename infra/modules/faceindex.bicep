@@ -29,7 +29,7 @@ param skuTier string = 'Burstable'
 @description('Storage size in GiB.')
 param storageSizeGB int = 32
 
-resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+resource postgres 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   // checkov:skip=CKV_AZURE_136: Geo-redundant backup is a choice of the deployment's owner; the face index can be rebuilt from the pipeline's outputs.
   // checkov:skip=CKV2_AZURE_57: Flex Consumption without a virtual network reaches the server over its public endpoint; the firewall admits Azure services only and sign-in is Entra-only.
   name: serverName
@@ -61,7 +61,7 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
 
 // pgvector must be on the server's allow-list before CREATE EXTENSION vector works.
 resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
-  parent: server
+  parent: postgres
   name: 'azure.extensions'
   properties: {
     value: 'VECTOR'
@@ -71,7 +71,7 @@ resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@20
 
 // 0.0.0.0 to 0.0.0.0 is Azure's "allow Azure services" rule, not the whole internet.
 resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
-  parent: server
+  parent: postgres
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
   properties: {
     startIpAddress: '0.0.0.0'
@@ -80,7 +80,7 @@ resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallR
 }
 
 resource administrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
-  parent: server
+  parent: postgres
   name: appPrincipalId
   properties: {
     principalName: appName
@@ -93,7 +93,7 @@ resource administrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators
 }
 
 resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
-  parent: server
+  parent: postgres
   name: databaseName
   properties: {
     charset: 'UTF8'
@@ -101,6 +101,6 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   }
 }
 
-output serverFqdn string = server.properties.fullyQualifiedDomainName
+output serverFqdn string = postgres.properties.fullyQualifiedDomainName
 // libpq key=value without a password: the app adds an Entra token for this Azure host.
-output connectionString string = 'host=${server.properties.fullyQualifiedDomainName} port=5432 dbname=${database.name} user=${appName} sslmode=require'
+output connectionString string = 'host=${postgres.properties.fullyQualifiedDomainName} port=5432 dbname=${database.name} user=${appName} sslmode=require'

@@ -84,5 +84,5 @@ def test_the_readme_azure_cli_block_ends_in_results_with_the_cat(services: Servi
 
     assert (tmp_path / "photos" / "chelsea-the-cat.jpg").is_file()
     [row] = [line for line in done.stdout.splitlines() if "job-42" in line and batch in line
-             and "succeeded" in line and "/inputimages/" in line]
+             and "succeeded" in line and "cat.jpg" in line]  # a long URL loses its middle
     assert re.search(r"\bcat\b", row), row
