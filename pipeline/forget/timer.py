@@ -11,24 +11,22 @@ from pipeline.forget.build import build_eraser
 from pipeline.forget.eraser import Eraser
 from pipeline.forget.retention import Retention
 from pipeline.functions import Lazy
-from pipeline.settings import Settings
-from pipeline.storage import Storage
+from pipeline.root import Root
+from pipeline.services import Services
 
 __all__ = ["RETENTION_SCHEDULE", "retention_blueprint"]
 
 RETENTION_SCHEDULE = "0 30 3 * * *"
 
 
-def retention_blueprint(settings: Settings | None = None, *, schedule: str = RETENTION_SCHEDULE,
-                        eraser: Callable[[Settings, Storage], Eraser] | None = None) -> func.Blueprint:
-    """``eraser`` builds the eraser (default: ``build_eraser`` with the table face index)."""
+def retention_blueprint(*, root: Root, schedule: str = RETENTION_SCHEDULE,
+                        eraser: Callable[[Services], Eraser] = build_eraser) -> func.Blueprint:
+    """The timer over the worker's services (from the composition root, at the first tick)."""
     blueprint = func.Blueprint()
 
     def build() -> Retention:
-        chosen = settings or Settings.from_env()
-        storage = Storage.from_settings(chosen)
-        made = eraser(chosen, storage) if eraser else build_eraser(chosen, storage=storage)
-        return Retention(settings=chosen, storage=storage, eraser=made)
+        services = root.services
+        return Retention(settings=services.settings, storage=services.storage, eraser=eraser(services))
 
     retention = Lazy(build)
 
