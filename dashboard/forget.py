@@ -28,6 +28,7 @@ from pipeline.forget.target import Target
 from pipeline.functions import Lazy
 from pipeline.root import Root
 from pipeline.services import Services
+from pipeline.settings import Settings
 
 __all__ = ["FORGET_HEADER", "forget_blueprint"]
 
@@ -42,10 +43,13 @@ def _body(report: ErasureReport) -> dict[str, object]:
             "stores": [{"store": s.store, "removed": s.removed, "failures": s.failures} for s in report.stores]}
 
 
-def forget_blueprint(*, root: Root, eraser: Callable[[Services], Eraser] = build_eraser) -> func.Blueprint:
-    """The erasure routes over the worker's services (the composition root's, built at the first request)."""
+def forget_blueprint(settings: Settings | None = None, *, root: Root | None = None,
+                     eraser: Callable[[Services], Eraser] = build_eraser) -> func.Blueprint:
+    """The erasure routes over ``root``'s services (a root of ``settings`` when not given), so an erasure uses
+    the worker's own face index; storage and SQL are reached on the first request (import does no I/O)."""
     blueprint = func.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
-    lazy = Lazy(lambda: eraser(root.services))
+    chosen_root = root or Root(settings=settings)
+    lazy = Lazy(lambda: eraser(chosen_root.services))
 
     def forget(req: func.HttpRequest, target: Callable[[], Target]) -> func.HttpResponse:
         if req.headers.get(FORGET_HEADER) != "1":

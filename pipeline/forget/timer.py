@@ -13,19 +13,22 @@ from pipeline.forget.retention import Retention
 from pipeline.functions import Lazy
 from pipeline.root import Root
 from pipeline.services import Services
+from pipeline.settings import Settings
 
 __all__ = ["RETENTION_SCHEDULE", "retention_blueprint"]
 
 RETENTION_SCHEDULE = "0 30 3 * * *"
 
 
-def retention_blueprint(*, root: Root, schedule: str = RETENTION_SCHEDULE,
+def retention_blueprint(settings: Settings | None = None, *, root: Root | None = None,
+                        schedule: str = RETENTION_SCHEDULE,
                         eraser: Callable[[Services], Eraser] = build_eraser) -> func.Blueprint:
-    """The timer over the worker's services (from the composition root, at the first tick)."""
+    """The timer over ``root``'s services (a root of ``settings`` when not given), built at the first tick."""
     blueprint = func.Blueprint()
+    chosen_root = root or Root(settings=settings)
 
     def build() -> Retention:
-        services = root.services
+        services = chosen_root.services
         return Retention(settings=services.settings, storage=services.storage, eraser=eraser(services))
 
     retention = Lazy(build)

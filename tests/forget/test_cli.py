@@ -32,7 +32,7 @@ def test_forget_needs_yes_off_a_terminal_then_erases_and_says_what(
         env: Settings, services: Services, capsys: pytest.CaptureFixture[str]) -> None:
     batch = random_id("cli")
     database = Database.from_settings(env)
-    Synthetic(storage=services.storage, database=database).job(batch, "one")
+    Synthetic(storage=services.storage, database=database, index=services.face_index).job(batch, "one")
     database.close()
 
     assert main(["forget", "--batch", batch]) == 2
@@ -55,8 +55,8 @@ class _Broken:
 
 def test_forget_exits_1_and_says_what_is_left_when_a_store_fails(
         env: Settings, services: Services, capsys: pytest.CaptureFixture[str]) -> None:
-    def broken(settings: Settings) -> Eraser:
-        eraser = build_eraser(settings, storage=services.storage)
+    def broken(given: Services) -> Eraser:
+        eraser = build_eraser(given)
         eraser._stores.append(_Broken())
         return eraser
 
