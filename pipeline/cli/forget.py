@@ -22,7 +22,7 @@ from rich.table import Table
 
 from pipeline.forget.build import build_eraser
 from pipeline.forget.eraser import Eraser, ErasureReport
-from pipeline.forget.target import Target
+from pipeline.forget.target import Kind, Target
 from pipeline.services import Services
 from pipeline.settings import Settings
 
@@ -81,7 +81,11 @@ def run(args: argparse.Namespace, settings: Settings, *,
         if answer.strip().lower() not in ("y", "yes"):
             errors.print("forget: nothing erased")
             return EXIT_USAGE
-    report = eraser(Services.from_settings(settings)).forget(target, trigger="cli")
+    services = Services.from_settings(settings)
+    if target.kind is Kind.PERSON and services.face_index.resolve(target.person_id) is None:
+        errors.print(f"forget: the face index has no person {target.person_id!r} (`imaginem people` lists them); "
+                     "erasing what may be left of her", highlight=False)
+    report = eraser(services).forget(target, trigger="cli")
     show(report, console)
     if not report.complete:
         errors.print("forget: some things could not be removed (above); run the same command again to finish",
