@@ -77,6 +77,6 @@ def find_everywhere(storage: Storage, database: Database, needles: Iterable[str]
 
         with psycopg.connect(face_index) as conn:
             for name in (FACES, PERSONS, APART):
-                for row in conn.execute(f"SELECT * FROM {name}").fetchall():  # type: ignore[arg-type]  # our names
+                for row in conn.execute(f"SELECT * FROM {name}").fetchall():
                     check(f"pg {name}", *row)
     return found

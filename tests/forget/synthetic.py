@@ -114,8 +114,8 @@ class Synthetic:
                 JobKey(batch_id=batch_id, job_id=job_id, image_url=image_url),
                 [NewFace(face_id=f.face_id, face_rectangle=(1, 2, 3, 4), print=f.vector) for f in faces],
                 threshold=0.6, limit=10)
-            for face, match in zip(faces, matched, strict=True):
-                face.person_id = match.person_id
+            for written, result in zip(faces, matched, strict=True):
+                written.person_id = result.person_id
         self.written.faces += faces
         self.written.jobs.append((batch_id, job_id))
         return faces
