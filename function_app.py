@@ -23,6 +23,6 @@ for spec in CATALOGUE:
     app.register_functions(classifier_blueprint(spec.name, spec.build, runner))
 app.register_functions(dependencies_blueprint(root.dependencies))
 app.register_functions(dashboard_blueprint(root=root))
-app.register_functions(forget_blueprint())
-app.register_functions(retention_blueprint())
+app.register_functions(forget_blueprint(root=root))
+app.register_functions(retention_blueprint(root=root))
 app.register_functions(people_blueprint(root=root))

@@ -4,7 +4,8 @@ Routes (under ``/api``)::
 
     DELETE batches/{batch}                 every job of the batch, in flight or finished
     DELETE batches/{batch}/jobs/{job}      one job
-    DELETE people/{person}                 a person's faces everywhere; ?with_photos=1 also her photos' jobs
+    DELETE people/{person}                 a person of the face index (her id as the People page shows it,
+                                           a merged id resolves) everywhere; ?with_photos=1 also her photos' jobs
 
 As for uploads, a request must carry the header ``X-Imaginem-Forget: 1``: a cross-site request with a
 custom header needs a CORS preflight, which the app never grants, so another site cannot erase with a
@@ -25,6 +26,8 @@ from pipeline.forget.build import build_eraser
 from pipeline.forget.eraser import Eraser, ErasureReport
 from pipeline.forget.target import Target
 from pipeline.functions import Lazy
+from pipeline.root import Root
+from pipeline.services import Services
 from pipeline.settings import Settings
 
 __all__ = ["FORGET_HEADER", "forget_blueprint"]
@@ -40,11 +43,13 @@ def _body(report: ErasureReport) -> dict[str, object]:
             "stores": [{"store": s.store, "removed": s.removed, "failures": s.failures} for s in report.stores]}
 
 
-def forget_blueprint(settings: Settings | None = None,
-                     eraser: Callable[[Settings], Eraser] = build_eraser) -> func.Blueprint:
-    """The erasure routes; storage and SQL are reached on the first request (import does no I/O)."""
+def forget_blueprint(settings: Settings | None = None, *, root: Root | None = None,
+                     eraser: Callable[[Services], Eraser] = build_eraser) -> func.Blueprint:
+    """The erasure routes over ``root``'s services (a root of ``settings`` when not given), so an erasure uses
+    the worker's own face index; storage and SQL are reached on the first request (import does no I/O)."""
     blueprint = func.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
-    lazy = Lazy(lambda: eraser(settings or Settings.from_env()))
+    chosen_root = root or Root(settings=settings)
+    lazy = Lazy(lambda: eraser(chosen_root.services))
 
     def forget(req: func.HttpRequest, target: Callable[[], Target]) -> func.HttpResponse:
         if req.headers.get(FORGET_HEADER) != "1":

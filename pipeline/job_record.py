@@ -44,9 +44,12 @@ __all__ = [
     "image_skip",
     "is_skipped",
     "job_progress",
+    "output_property",
     "parse_state",
     "recorded_exception",
     "recorded_output",
+    "rewritten_message",
+    "rewritten_output",
     "skipped_like",
     "state_is",
     "step_properties",
@@ -130,6 +133,21 @@ def recorded_output(entity: Mapping[str, Any], classifier: str, *, lenient: bool
         if lenient:
             return stored
         raise
+
+
+def output_property(classifier: str) -> str:
+    """The entity property that holds a classifier's output (to select it in a query)."""
+    return classifier + _OUTPUT
+
+
+def rewritten_output(classifier: str, value: Any) -> dict[str, str]:
+    """The properties that replace a classifier's recorded output with ``value`` (merged into the entity)."""
+    return {classifier + _OUTPUT: json.dumps(value, ensure_ascii=False)}
+
+
+def rewritten_message(value: Any) -> dict[str, str]:
+    """The properties that replace the final message with ``value`` (merged into the entity)."""
+    return {_JOB_OUTPUT: json.dumps(value, ensure_ascii=False)}
 
 
 def finished_message(entity: Mapping[str, Any]) -> str | None:

@@ -13,8 +13,9 @@ two jobs at the same moment the later one always finds the earlier one, and both
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -164,6 +165,9 @@ class FaceIndexBackend(Protocol):
         """Leave a person out of ``persons()`` unless asked for (faces still match)."""
         ...
 
+    # Forgetting: every method is idempotent; a person left without a face goes too, with her name, the ids
+    # merged into her and the splits that name her, so no id or name of hers stays in the index.
+
     def forget_job(self, batch_id: str, job_id: str) -> int:
         """Delete the faces of one job; returns how many."""
         ...
@@ -173,5 +177,13 @@ class FaceIndexBackend(Protocol):
         ...
 
     def forget_person(self, person_id: str) -> int:
-        """Delete every face of a person; returns how many."""
+        """Delete a person (merged ids resolved) with every face of hers; returns how many faces."""
+        ...
+
+    def forget_faces(self, face_ids: Collection[str]) -> int:
+        """Delete these faces (retention); returns how many."""
+        ...
+
+    def faces_before(self, moment: datetime) -> list[IndexedFace]:
+        """The faces first stored before ``moment`` (FACE_RETENTION_DAYS), deleting nothing."""
         ...

@@ -2,7 +2,8 @@
 
     imaginem forget --job BATCH JOB        one job: its entity, blobs, SQL row, faces, queued messages
     imaginem forget --batch BATCH          every job of a batch, in flight or finished
-    imaginem forget --person ID            a person's faces everywhere (her photos stay)
+    imaginem forget --person ID            a person of the face index (her id as `imaginem people` lists it;
+                                           a merged id resolves): her faces and name everywhere, photos stay
     imaginem forget --person ID --with-photos   and the whole jobs her faces are in
 
 Asks before erasing on a terminal; elsewhere ``--yes`` is required. Prints what each store removed.
@@ -21,7 +22,8 @@ from rich.table import Table
 
 from pipeline.forget.build import build_eraser
 from pipeline.forget.eraser import Eraser, ErasureReport
-from pipeline.forget.target import Target
+from pipeline.forget.target import Kind, Target
+from pipeline.services import Services
 from pipeline.settings import Settings
 
 __all__ = ["register", "run"]
@@ -36,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--job", nargs=2, metavar=("BATCH", "JOB"), help="one job of a batch")
     what.add_argument("--batch", metavar="BATCH", help="a whole batch")
-    what.add_argument("--person", metavar="ID", help="a person (her id on the People page)")
+    what.add_argument("--person", metavar="ID", help="a person (her id as `imaginem people` lists it)")
     parser.add_argument("--with-photos", action="store_true", help="with --person: forget the jobs of her photos too")
     parser.add_argument("--yes", action="store_true", help="do not ask (needed when not on a terminal)")
     parser.set_defaults(handler=run)
@@ -64,7 +66,7 @@ def show(report: ErasureReport, console: Console) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings, *,
-        eraser: Callable[[Settings], Eraser] = build_eraser) -> int:
+        eraser: Callable[[Services], Eraser] = build_eraser) -> int:
     console, errors = Console(), Console(stderr=True)
     try:
         target = target_of(args)
@@ -79,7 +81,11 @@ def run(args: argparse.Namespace, settings: Settings, *,
         if answer.strip().lower() not in ("y", "yes"):
             errors.print("forget: nothing erased")
             return EXIT_USAGE
-    report = eraser(settings).forget(target, trigger="cli")
+    services = Services.from_settings(settings)
+    if target.kind is Kind.PERSON and services.face_index.resolve(target.person_id) is None:
+        errors.print(f"forget: the face index has no person {target.person_id!r} (`imaginem people` lists them); "
+                     "erasing what may be left of her", highlight=False)
+    report = eraser(services).forget(target, trigger="cli")
     show(report, console)
     if not report.complete:
         errors.print("forget: some things could not be removed (above); run the same command again to finish",

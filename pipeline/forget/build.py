@@ -1,40 +1,27 @@
-"""The eraser wired from the settings, with the ``table`` face index unless another one is passed in."""
+"""The eraser wired from the worker's ``Services``: its face index (table or PostgreSQL), storage and database."""
 
 from __future__ import annotations
 
 from pipeline.forget.audit import ERASURES_TABLE, ErasureLog
 from pipeline.forget.blobs import BlobEraser
 from pipeline.forget.eraser import Eraser
-from pipeline.forget.face_index import FaceIndexEraser, TableFaceIndexEraser
-from pipeline.forget.people import LinkedPeople
 from pipeline.forget.pipelinelogs import EntityEraser, MentionScrubber
 from pipeline.forget.queues import QueueEraser
 from pipeline.forget.scope import Scope, plan
 from pipeline.forget.sql import SqlEraser
 from pipeline.forget.target import Target
 from pipeline.forget.tombstones import FORGOTTEN_TABLE, Tombstones
-from pipeline.job_record import PIPELINELOGS, PipelineLog
+from pipeline.job_record import PIPELINELOGS, PipelineLog, finished_message
 from pipeline.linked import LinkedContent
-from pipeline.settings import Settings
-from pipeline.sql.connection import Database
-from pipeline.storage import Storage
+from pipeline.services import Services
 
-__all__ = ["build_eraser", "table_face_index"]
-
-PERSISTED_FACES = "persistedfaces"  # classifiers.backends.local.face_store.DEFAULT_TABLE
-SNAPSHOTS = "faceindex"  # classifiers.backends.local.face_snapshot.DEFAULT_CONTAINER
+__all__ = ["build_eraser"]
 
 
-def table_face_index(storage: Storage, database: Database) -> TableFaceIndexEraser:
-    return TableFaceIndexEraser(table=storage.table(PERSISTED_FACES), snapshots=storage.container(SNAPSHOTS),
-                                people=LinkedPeople(database=database))
-
-
-def build_eraser(settings: Settings, *, storage: Storage | None = None, database: Database | None = None,
-                 face_index: FaceIndexEraser | None = None, settle_seconds: float = 5.0) -> Eraser:
-    storage = storage or Storage.from_settings(settings)
-    database = database or Database.from_settings(settings)
-    index = face_index or table_face_index(storage, database)
+def build_eraser(services: Services, *, settle_seconds: float = 5.0) -> Eraser:
+    """The eraser over the worker's stores; the face index is the worker's own, so a forget in this worker
+    leaves its in-memory index clean at once (other workers reload at their next match)."""
+    settings, storage, database, index = services.settings, services.storage, services.database, services.face_index
     table = storage.table(PIPELINELOGS)
     log, linked = PipelineLog(table), LinkedContent(storage)
 
@@ -44,7 +31,7 @@ def build_eraser(settings: Settings, *, storage: Storage | None = None, database
     def in_flight(scope: Scope) -> bool:
         entities = log.batch(scope.whole_batch) if scope.whole_batch is not None else [
             e for key in sorted(scope.jobs) if (e := log.read(*key)) is not None]
-        return any("job_output" not in e for e in entities)
+        return any(finished_message(e) is None for e in entities)
 
     return Eraser(
         plan=planned, face_index=index, tombstones=Tombstones(table=storage.table(FORGOTTEN_TABLE)),

@@ -15,14 +15,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pipeline.forget.audit import ErasureLog
-from pipeline.forget.face_index import FaceIndexEraser
 from pipeline.forget.scope import Scope
 from pipeline.forget.target import Kind, StoreReport, Target
 from pipeline.forget.tombstones import Tombstones
 from pipeline.untrusted import one_line
+
+if TYPE_CHECKING:
+    from classifiers.backends.face_index import FaceIndexBackend
 
 __all__ = ["Eraser", "ErasureReport", "StoreEraser"]
 
@@ -61,35 +63,31 @@ class ErasureReport:
 
 
 class _FaceIndexStore:
-    """The face index as one of the stores: the jobs' faces, or the scope's faces (a person)."""
+    """The worker's face index as one of the stores: the jobs' faces, a person, or expired faces."""
 
-    def __init__(self, index: FaceIndexEraser) -> None:
+    def __init__(self, index: FaceIndexBackend) -> None:
         self._index = index
-        self.name = index.name
+        self.name = f"face index ({index.kind})"
 
     def erase(self, scope: Scope) -> StoreReport:
         report = StoreReport(self.name)
         try:
             if scope.whole_batch is not None:
-                report.add("faces", self._index.forget_jobs(scope.whole_batch, None))
-            by_batch: dict[str, list[str]] = {}
-            for batch_id, job_id in scope.jobs:
+                report.add("faces", self._index.forget_batch(scope.whole_batch))
+            for batch_id, job_id in sorted(scope.jobs):
                 if batch_id != scope.whole_batch:
-                    by_batch.setdefault(batch_id, []).append(job_id)
-            for batch_id, jobs in sorted(by_batch.items()):
-                report.add("faces", self._index.forget_jobs(batch_id, jobs))
-            if scope.target.kind in (Kind.PERSON, Kind.EXPIRED):
+                    report.add("faces", self._index.forget_job(batch_id, job_id))
+            if scope.target.kind is Kind.PERSON:  # her faces, her name, the ids merged into her
+                report.add("faces", self._index.forget_person(scope.target.person_id))
+            elif scope.target.kind is Kind.EXPIRED:
                 report.add("faces", self._index.forget_faces(scope.faces))
-            if scope.target.kind is Kind.PERSON:  # the person herself and her name, where the index keeps them
-                self._index.forget_person(scope.target.person_id)
         except Exception as e:  # reported; the next run finishes it
             report.failures.append(f"{type(e).__name__}: {one_line(e, 160)}")
-        report.requests = int(getattr(self._index, "requests", 0))
         return report
 
 
 class Eraser:
-    def __init__(self, *, plan: Callable[[Target], Scope], face_index: FaceIndexEraser,
+    def __init__(self, *, plan: Callable[[Target], Scope], face_index: FaceIndexBackend,
                  stores: Sequence[StoreEraser], tombstones: Tombstones, audit: ErasureLog,
                  in_flight: Callable[[Scope], bool] = lambda scope: False, settle_seconds: float = 5.0) -> None:
         """``stores`` in the order they run after the face index (the entities' eraser last)."""

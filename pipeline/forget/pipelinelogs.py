@@ -14,7 +14,14 @@ from azure.data.tables import TableClient, UpdateMode
 from pipeline.forget.scope import Scope, read_entities
 from pipeline.forget.scrub import FACE_OUTPUTS, match_ids_of, scrub_job_output
 from pipeline.forget.target import StoreReport
-from pipeline.job_record import PipelineLog
+from pipeline.job_record import (
+    PipelineLog,
+    finished_message,
+    output_property,
+    recorded_output,
+    rewritten_message,
+    rewritten_output,
+)
 from pipeline.linked import LinkedContent, is_link
 from pipeline.storage import Storage
 from pipeline.untrusted import one_line
@@ -95,12 +102,12 @@ class MentionScrubber:
         candidates = set(scope.scrubbed_jobs)
         try:
             report.requests += 1
-            pages = self._table.list_entities(select=["PartitionKey", "RowKey", "facematch_output"],
+            pages = self._table.list_entities(select=["PartitionKey", "RowKey", output_property("facematch")],
                                               results_per_page=_PAGE).by_page()
             for page in pages:
                 report.requests += 1
                 for row in page:
-                    output = _json(row.get("facematch_output"))
+                    output = recorded_output(row, "facematch", lenient=True)
                     if is_link(output) or match_ids_of(output) & scope.faces:
                         candidates.add((str(row["PartitionKey"]), str(row["RowKey"])))
         except ResourceNotFoundError:
@@ -146,17 +153,16 @@ class MentionScrubber:
                 pass
 
     def _scrub(self, entity: Mapping[str, Any], scope: Scope, report: StoreReport) -> dict[str, Any]:
-        outputs = {name: _json(entity.get(f"{name}_output")) for name in FACE_OUTPUTS
-                   if isinstance(entity.get(f"{name}_output"), str)}
+        outputs = {name: _json(entity.get(output_property(name))) for name in FACE_OUTPUTS
+                   if isinstance(entity.get(output_property(name)), str)}
         expanded = {name: self._linked.expand(value) for name, value in outputs.items()}
         scrubbed = scrub_job_output(expanded, scope.faces)
         changes: dict[str, Any] = {}
         if scrubbed.changed:
             for name, value in scrubbed.output.items():
                 if value != expanded.get(name):
-                    changes[f"{name}_output"] = json.dumps(self._write_back(outputs[name], value, report),
-                                                           ensure_ascii=False)
-        whole = _json(entity.get("job_output"))
+                    changes |= rewritten_output(name, self._write_back(outputs[name], value, report))
+        whole = _json(finished_message(entity))
         message = self._linked.expand(whole)
         if isinstance(message, Mapping) and isinstance(message.get("job_output"), Mapping):
             inner = {name: self._linked.expand(v) for name, v in message["job_output"].items()}
@@ -167,7 +173,7 @@ class MentionScrubber:
                     if value != inner.get(name):
                         new_inner[name] = self._write_back(message["job_output"][name], value, report)
                 new_message = {**message, "job_output": new_inner}
-                changes["job_output"] = json.dumps(self._write_back(whole, new_message, report), ensure_ascii=False)
+                changes |= rewritten_message(self._write_back(whole, new_message, report))
         if changes:
             report.add("faces", scrubbed.faces)
             report.add("mentions", scrubbed.mentions)

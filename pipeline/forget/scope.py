@@ -13,16 +13,18 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.forget.face_index import FaceIndexEraser
 from pipeline.forget.scrub import FACE_OUTPUTS, face_ids_of, scrub_job_output
 from pipeline.forget.target import Kind, Target
-from pipeline.job_record import PipelineLog
+from pipeline.job_record import PipelineLog, output_property
 from pipeline.linked import LinkedContent
 from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.schema import OUTPUT
+
+if TYPE_CHECKING:
+    from classifiers.backends.face_index import FaceIndexBackend
 
 __all__ = ["Scope", "entity_outputs", "plan", "read_entities"]
 
@@ -50,7 +52,7 @@ def entity_outputs(entity: Mapping[str, Any], linked: LinkedContent) -> dict[str
     """The face outputs recorded in a ``pipelinelogs`` entity, linked content expanded."""
     outputs: dict[str, Any] = {}
     for name in FACE_OUTPUTS:
-        raw = entity.get(f"{name}_output")
+        raw = entity.get(output_property(name))
         if not isinstance(raw, str):
             continue
         try:
@@ -105,7 +107,7 @@ def _sql_outputs(database: Database, keys: Iterable[tuple[str, str]] | None, bat
 
 
 def plan(target: Target, *, log: PipelineLog, linked: LinkedContent, database: Database,
-         face_index: FaceIndexEraser) -> Scope:
+         face_index: FaceIndexBackend) -> Scope:
     scope = Scope(target=target)
     outputs: list[Mapping[str, Any]] = []
     if target.kind is Kind.BATCH:
@@ -121,18 +123,21 @@ def plan(target: Target, *, log: PipelineLog, linked: LinkedContent, database: D
         outputs += [entity_outputs(entity, linked)] if entity else []
         outputs += list(_sql_outputs(database, scope.jobs, None).values())
     else:
-        person = (face_index.person_faces(target.person_id) if target.kind is Kind.PERSON
-                  else face_index.faces_before(datetime.fromisoformat(target.before)))
-        scope.faces |= person.face_ids
-        own: list[Mapping[str, Any]] = [entity_outputs(e, linked) for e in read_entities(log, person.jobs).values()]
-        own += list(_sql_outputs(database, person.jobs, None).values())
+        # The index's person (merged ids resolved by faces_of), or the faces past their retention.
+        found = (face_index.faces_of(target.person_id) if target.kind is Kind.PERSON
+                 else face_index.faces_before(datetime.fromisoformat(target.before)))
+        face_ids = {face.face_id for face in found}
+        jobs = {(face.batch_id, face.job_id) for face in found}
+        scope.faces |= face_ids
+        own: list[Mapping[str, Any]] = [entity_outputs(e, linked) for e in read_entities(log, jobs).values()]
+        own += list(_sql_outputs(database, jobs, None).values())
         if target.with_photos:
-            scope.jobs |= person.jobs
+            scope.jobs |= jobs
             outputs += own
         else:
-            scope.scrubbed_jobs |= person.jobs
+            scope.scrubbed_jobs |= jobs
             for output in own:
-                scope.crops |= set(scrub_job_output(output, person.face_ids).crops)
+                scope.crops |= set(scrub_job_output(output, face_ids).crops)
     for output in outputs:
         scope.faces |= face_ids_of(output)
     return scope

@@ -11,24 +11,25 @@ from pipeline.forget.build import build_eraser
 from pipeline.forget.eraser import Eraser
 from pipeline.forget.retention import Retention
 from pipeline.functions import Lazy
+from pipeline.root import Root
+from pipeline.services import Services
 from pipeline.settings import Settings
-from pipeline.storage import Storage
 
 __all__ = ["RETENTION_SCHEDULE", "retention_blueprint"]
 
 RETENTION_SCHEDULE = "0 30 3 * * *"
 
 
-def retention_blueprint(settings: Settings | None = None, *, schedule: str = RETENTION_SCHEDULE,
-                        eraser: Callable[[Settings, Storage], Eraser] | None = None) -> func.Blueprint:
-    """``eraser`` builds the eraser (default: ``build_eraser`` with the table face index)."""
+def retention_blueprint(settings: Settings | None = None, *, root: Root | None = None,
+                        schedule: str = RETENTION_SCHEDULE,
+                        eraser: Callable[[Services], Eraser] = build_eraser) -> func.Blueprint:
+    """The timer over ``root``'s services (a root of ``settings`` when not given), built at the first tick."""
     blueprint = func.Blueprint()
+    chosen_root = root or Root(settings=settings)
 
     def build() -> Retention:
-        chosen = settings or Settings.from_env()
-        storage = Storage.from_settings(chosen)
-        made = eraser(chosen, storage) if eraser else build_eraser(chosen, storage=storage)
-        return Retention(settings=chosen, storage=storage, eraser=made)
+        services = chosen_root.services
+        return Retention(settings=services.settings, storage=services.storage, eraser=eraser(services))
 
     retention = Lazy(build)
 

@@ -1,4 +1,5 @@
-"""Search every table, blob, queue message and SQL row of the account and database for given strings."""
+"""Search every table, blob, queue message and SQL row of the account and database (and, with the
+``postgresql`` face index, every row of its faces, persons and splits) for given strings."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def find_everywhere(storage: Storage, database: Database, needles: Iterable[str]) -> list[str]:
-    """Where any needle occurs: ``table/PK/RK``, ``container/blob``, ``queue#id``, ``sql table``."""
+def find_everywhere(storage: Storage, database: Database, needles: Iterable[str], *,
+                    face_index: str = "") -> list[str]:
+    """Where any needle occurs: ``table/PK/RK``, ``container/blob``, ``queue#id``, ``sql table``, ``pg table``;
+    ``face_index``: the PostgreSQL face index's connection string, when that backend is in use."""
     wanted = [n for n in set(needles) if n]
     found: list[str] = []
 
@@ -67,4 +70,13 @@ def find_everywhere(storage: Storage, database: Database, needles: Iterable[str]
                 check(f"sql {table.name}", *row)
 
     database.run(rows)
+    if face_index:
+        import psycopg
+
+        from classifiers.backends.postgres.schema import APART, FACES, PERSONS
+
+        with psycopg.connect(face_index) as conn:
+            for name in (FACES, PERSONS, APART):
+                for row in conn.execute(f"SELECT * FROM {name}").fetchall():
+                    check(f"pg {name}", *row)
     return found

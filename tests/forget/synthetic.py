@@ -1,5 +1,6 @@
-"""Finished jobs written straight into every store (no models): entities, blobs, SQL rows, face index rows,
-snapshots and queued messages, shaped as the pipeline writes them. For the forget tests and bench/forget.py."""
+"""Finished jobs written straight into every store (no models): entities, blobs, SQL rows, the face index
+(through its backend's ``add_and_search``, so faces get persons as facematch gives them), snapshots and
+queued messages, shaped as the pipeline writes them. For the forget tests and bench/forget.py."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import Any
 import numpy as np
 from azure.data.tables import UpdateMode
 
-from classifiers.backends.local.face_index import StoredFace
+from classifiers.backends.face_index import FaceIndexBackend, JobKey, NewFace
+from classifiers.backends.local.face_snapshot import DEFAULT_CONTAINER as SNAPSHOTS
 from classifiers.backends.local.face_snapshot import FaceSnapshots
+from classifiers.backends.local.face_store import DEFAULT_TABLE as PERSISTED_FACES
 from classifiers.backends.local.face_store import FaceStore
-from pipeline.forget.build import PERSISTED_FACES, SNAPSHOTS
 from pipeline.job_record import PIPELINELOGS
 from pipeline.linked import LinkedContent
 from pipeline.sql.connection import Database
@@ -34,6 +36,7 @@ class Face:
     job_id: str
     image_url: str
     vector: np.ndarray
+    person_id: str = ""  # the index's person, once stored
 
 
 @dataclass
@@ -47,13 +50,14 @@ def _rect(i: int) -> dict[str, int]:
 
 
 class Synthetic:
-    def __init__(self, *, storage: Storage, database: Database, faces_container: str = "faces",
-                 seed: int = 7) -> None:
+    def __init__(self, *, storage: Storage, database: Database, index: FaceIndexBackend,
+                 faces_container: str = "faces", seed: int | None = None) -> None:
+        """``seed``: None for persons of their own (tests share one face index: equal prints would match)."""
         self.storage = storage
         self.database = database
+        self.index = index
         self.faces_container = faces_container
         self.snapshots = FaceSnapshots(container=storage.container(SNAPSHOTS))
-        self.store = FaceStore(table=storage.table(PERSISTED_FACES), refresh_interval=0, snapshots=self.snapshots)
         self.writer = OutputWriter(database=database)
         self.linked = LinkedContent(storage)
         self.rng = np.random.default_rng(seed)
@@ -106,16 +110,23 @@ class Synthetic:
             expanded = {**message, "job_output": {**outputs, "faceprint": prints}}
             self.writer.write(expanded, outcome="succeeded")
         if store_faces and faces:
-            self.store.store([StoredFace(face_id=f.face_id, job_id=job_id, batch_id=batch_id, image_url=image_url,
-                                         face_rectangle=(1, 2, 3, 4), print=f.vector) for f in faces])
+            matched = self.index.add_and_search(
+                JobKey(batch_id=batch_id, job_id=job_id, image_url=image_url),
+                [NewFace(face_id=f.face_id, face_rectangle=(1, 2, 3, 4), print=f.vector) for f in faces],
+                threshold=0.6, limit=10)
+            for written, result in zip(faces, matched, strict=True):
+                written.person_id = result.person_id
         self.written.faces += faces
         self.written.jobs.append((batch_id, job_id))
         return faces
 
-    def snapshot(self) -> str:
-        """A snapshot of every stored face, as a worker writes one."""
-        self.store.refresh()
-        return self.snapshots.save(self.store.index.to_arrays(), datetime.now(UTC))
+    def snapshot(self) -> str | None:
+        """A snapshot of every stored face, as a worker writes one (the table index only)."""
+        if self.index.kind != "table":
+            return None
+        store = FaceStore(table=self.storage.table(PERSISTED_FACES), refresh_interval=0)
+        store.refresh()
+        return self.snapshots.save(store.index.to_arrays(), datetime.now(UTC))
 
 
 def random_id(prefix: str) -> str:

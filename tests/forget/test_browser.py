@@ -55,7 +55,7 @@ def site(settings: Settings) -> Iterator[str]:
 def test_the_job_and_batch_pages_forget_after_a_confirmation(site: str, page: Page, services: Services) -> None:
     storage = services.storage
     database = Database.from_settings(services.settings)
-    data = Synthetic(storage=storage, database=database)
+    data = Synthetic(storage=storage, database=database, index=services.face_index)
     batch = random_id("page")
     data.job(batch, "one")
     data.job(batch, "two")

@@ -32,7 +32,7 @@ def test_forget_needs_yes_off_a_terminal_then_erases_and_says_what(
         env: Settings, services: Services, capsys: pytest.CaptureFixture[str]) -> None:
     batch = random_id("cli")
     database = Database.from_settings(env)
-    Synthetic(storage=services.storage, database=database).job(batch, "one")
+    Synthetic(storage=services.storage, database=database, index=services.face_index).job(batch, "one")
     database.close()
 
     assert main(["forget", "--batch", batch]) == 2
@@ -55,8 +55,8 @@ class _Broken:
 
 def test_forget_exits_1_and_says_what_is_left_when_a_store_fails(
         env: Settings, services: Services, capsys: pytest.CaptureFixture[str]) -> None:
-    def broken(settings: Settings) -> Eraser:
-        eraser = build_eraser(settings, storage=services.storage)
+    def broken(given: Services) -> Eraser:
+        eraser = build_eraser(given)
         eraser._stores.append(_Broken())
         return eraser
 
@@ -64,3 +64,18 @@ def test_forget_exits_1_and_says_what_is_left_when_a_store_fails(
     assert cli_forget.run(args, env, eraser=broken) == 1
     captured = capsys.readouterr()
     assert "the disk is on fire" in captured.out and "run the same command again" in captured.err
+
+
+def test_forget_person_takes_the_index_person_id_and_says_when_it_knows_none(
+        env: Settings, services: Services, capsys: pytest.CaptureFixture[str]) -> None:
+    database = Database.from_settings(env)
+    data = Synthetic(storage=services.storage, database=database, index=services.face_index)
+    batch = random_id("cli")
+    [face] = data.job(batch, "one", people=[data.person()])
+    database.close()
+
+    assert main(["forget", "--person", face.person_id, "--yes"]) == 0
+    assert "1 faces" in capsys.readouterr().out
+    assert services.face_index.resolve(face.person_id) is None and services.face_index.face(face.face_id) is None
+    assert main(["forget", "--person", face.person_id, "--yes"]) == 0
+    assert "has no person" in capsys.readouterr().err

@@ -62,7 +62,7 @@ def test_delete_routes_need_the_header_erase_and_audit_without_ids(
     storage = services.storage
     batch = random_id("http")
     database = Database.from_settings(services.settings)
-    data = Synthetic(storage=storage, database=database)
+    data = Synthetic(storage=storage, database=database, index=services.face_index)
     data.job(batch, "a", people=[data.person()])
     data.job(batch, "b")
 
@@ -99,12 +99,11 @@ def test_retention_expires_old_copies_and_faces_and_keeps_the_rest(services: Ser
     settings = replace(services.settings, face_retention_days=1)
     storage = services.storage
     database = Database.from_settings(settings)
-    data = Synthetic(storage=storage, database=database)
+    data = Synthetic(storage=storage, database=database, index=services.face_index)
     batch = random_id("keep")
     faces = data.job(batch, "old", people=[data.person()])
     data.snapshot()
-    retention = Retention(settings=settings, storage=storage,
-                          eraser=build_eraser(settings, storage=storage, database=database))
+    retention = Retention(settings=settings, storage=storage, eraser=build_eraser(services))
 
     soon = retention.apply(datetime.now(UTC) + timedelta(hours=2))  # faces one day old not yet: nothing goes
     assert soon.faces is not None and soon.faces.complete

@@ -70,7 +70,7 @@ def test_a_batch_forgotten_in_flight_leaves_nothing_and_others_keep_flowing(
         storage.queue(queues[0]).send_message(json.dumps(job_message(f"g{i}", queues, batch_id=gone)))
     until(lambda: any(c.startswith(f"{gone}/") for c in calls), what="for the batch to start")
     database = Database.from_settings(services.settings)
-    eraser = build_eraser(services.settings, storage=storage, database=database, settle_seconds=2.0)
+    eraser = build_eraser(services, settle_seconds=2.0)
     for i in range(2):  # sent during the erasure's run: it must not wait for the forget
         storage.queue(queues[0]).send_message(json.dumps(job_message(f"k{i}", queues, batch_id=kept)))
 

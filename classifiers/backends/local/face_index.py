@@ -180,6 +180,20 @@ class FaceIndex:
             base += chunk.size
         return found
 
+    def faces_of_jobs(self, batch_id: str, job_ids: Iterable[str] | None = None) -> list[str]:
+        """The face ids of these jobs of a batch (every job of it for None)."""
+        wanted = None if job_ids is None else set(job_ids)
+        numbers = [n for (b, j), n in self._job_numbers.items() if b == batch_id and (wanted is None or j in wanted)]
+        if not numbers:
+            return []
+        found: list[str] = []
+        base = 0
+        for chunk in self._chunks:
+            rows = np.flatnonzero(np.isin(chunk.jobs[:chunk.size], numbers))
+            found += [self._face_ids[base + row] for row in rows.tolist()]
+            base += chunk.size
+        return found
+
     def job_numbers(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The job number of the face at each position."""
         found = np.empty(len(positions), dtype=np.int64)

@@ -67,6 +67,10 @@ class FaceSnapshots:
         self._keep = max(1, keep)
         self._concurrency = max_concurrency
 
+    @property
+    def container(self) -> ContainerClient:
+        return self._container
+
     def names(self) -> list[str]:
         """Snapshot blob names, newest mark first."""
         try:

@@ -107,6 +107,23 @@ class FaceStore:
     def index(self) -> FaceIndex:
         return self._index
 
+    @property
+    def table(self) -> TableClient:
+        return self._table
+
+    @property
+    def snapshots(self) -> FaceSnapshots | None:
+        return self._snapshots
+
+    def reset(self) -> None:
+        """Forget what is in memory: the next refresh loads the newest snapshot and the table again (after an
+        erasure, whose faces this worker may still hold)."""
+        with self._lock:
+            self._index = FaceIndex()
+            self._newest = None
+            self._loaded_at = None
+            self._snapshot_size = 0
+
     def refresh(self, *, force: bool = True) -> int:
         """Load the rows added since the last load (all rows the first time); returns how many were new."""
         with self._lock:

@@ -9,6 +9,12 @@ Persons: each face row carries the person facematch gave it; merges, names, hidi
 rows of their own in the same table, read with the faces (``face_store``). A user's change takes the same
 lease as a matcher, so it never interleaves with a job's assignment. The People listing is computed from
 the arrays in memory once per change of the index and then served from that cache.
+
+Forgetting (``forget_job``, ``forget_batch``, ``forget_person``, ``forget_faces``) takes the same lease and
+deletes the faces with the persons they leave behind, rows and snapshots (``face_erasure``). Every worker
+reads the erasure generation under the lease before it searches and reloads its index when it changed,
+so no worker matches a forgotten print after the erasure returned; a snapshot written from an index
+older than the generation is deleted again.
 """
 
 from __future__ import annotations
@@ -18,14 +24,14 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import BlobLeaseClient, ContainerClient
 
 from classifiers.backends.face_index import (
     IndexedFace,
@@ -38,8 +44,9 @@ from classifiers.backends.face_index import (
     person_for_face,
 )
 from classifiers.backends.face_persons import assign_persons
+from classifiers.backends.local.face_erasure import ErasureGeneration, TableErasure, forgotten
 from classifiers.backends.local.face_index import FaceHit, FaceIndex, StoredFace
-from classifiers.backends.local.face_store import Apart, FaceStore, Moved, PersonState
+from classifiers.backends.local.face_store import Apart, FaceStore, Moved, PersonState, partition_for
 from pipeline.errors import RetryableError
 
 __all__ = ["TABLE_OVERLAP", "TableFaceIndex"]
@@ -70,9 +77,12 @@ class TableFaceIndex:
         self.lock_wait_seconds = 0.0  # the last wait for the lease (for benchmarks)
         self._listing: tuple[int, int, list[_Listed]] | None = None  # (index id, layout version, persons sorted)
         self._typical: tuple[int, int, dict[str, int]] = (0, -1, {})  # (index id, layout version, person -> face)
+        self._erasures = ErasureGeneration(container=lock_container)
+        self._generation: str | None = None  # the erasure generation the index in memory reflects
+        self._synced = False
 
     @contextmanager
-    def _matcher_lock(self) -> Iterator[None]:
+    def _matcher_lock(self) -> Iterator[BlobLeaseClient]:
         with self._local:
             started = time.monotonic()
             lease = None
@@ -89,7 +99,7 @@ class TableFaceIndex:
                     time.sleep(random.uniform(0.005, 0.03))
             self.lock_wait_seconds = time.monotonic() - started
             try:
-                yield
+                yield lease
             finally:
                 try:
                     lease.release()
@@ -106,6 +116,34 @@ class TableFaceIndex:
         except ResourceExistsError:
             pass
 
+    def _sync(self) -> None:
+        """Drop the index in memory when faces were forgotten since it was loaded (read before the refresh)."""
+        current = self._erasures.current()
+        if self._synced and current == self._generation:
+            return
+        if self._synced:
+            _log.info("face index: faces were forgotten elsewhere; reloading the index")
+            self._store.reset()
+        self._generation, self._synced = current, True
+
+    def _refreshed(self) -> FaceIndex:
+        """The index, synced and refreshed (under the matcher's lease)."""
+        self._sync()
+        self._store.refresh(force=True)
+        return self._store.index
+
+    def _snapshot_if_due(self) -> None:
+        known = self._generation
+        name = self._store.snapshot_if_due()
+        snapshots = self._store.snapshots
+        if name is not None and snapshots is not None and self._erasures.current() != known:
+            # Written from an index that may hold faces forgotten meanwhile: the erasure may not have seen it.
+            try:
+                snapshots.container.delete_blob(name)
+            except ResourceNotFoundError:
+                pass
+            _log.info("face index: deleted snapshot %s (faces were forgotten while it was written)", name)
+
     # --- facematch ---------------------------------------------------------------------------------
 
     def add_and_search(
@@ -115,8 +153,7 @@ class TableFaceIndex:
             return []
         prints = np.stack([face.print for face in faces])
         with self._matcher_lock():
-            self._store.refresh(force=True)
-            index = self._store.index
+            index = self._refreshed()
             hits = index.search(prints, threshold=threshold, limit=limit, exclude_job=job.job_id,
                                 exclude_batch=job.batch_id)
             stored = index.job_faces(job.batch_id, job.job_id)
@@ -135,13 +172,14 @@ class TableFaceIndex:
                                face_rectangle=f.face_rectangle, print=f.print, person_id=person)
                     for f, person in zip(faces, persons, strict=True)
                 ], merges=assignment.merges, changes=_names_after(index, assignment.merges))
-        self._store.snapshot_if_due()
+        self._snapshot_if_due()
         return [MatchedFace(face_id=f.face_id, person_id=person, hits=[_hit(h) for h in face_hits])
                 for f, person, face_hits in zip(faces, persons, hits, strict=True)]
 
     # --- reads -------------------------------------------------------------------------------------
 
     def _fresh(self) -> FaceIndex:
+        self._sync()
         self._store.refresh(force=False)
         return self._store.index
 
@@ -252,8 +290,7 @@ class TableFaceIndex:
 
     def merge(self, person_ids: Sequence[str], into: str) -> None:
         with self._matcher_lock():
-            self._store.refresh(force=True)
-            index = self._store.index
+            index = self._refreshed()
             target = self._current(index, into)
             merges = list(dict.fromkeys((self._current(index, p), target) for p in person_ids))
             merges = [(merged, target) for merged, _ in merges if merged != target]
@@ -262,8 +299,7 @@ class TableFaceIndex:
     def rename(self, person_id: str, name: str | None) -> None:
         name = (name or "").strip() or None
         with self._matcher_lock():
-            self._store.refresh(force=True)
-            index = self._store.index
+            index = self._refreshed()
             current = self._current(index, person_id)
             if name is not None:
                 for other, taken in index.names.items():
@@ -273,15 +309,13 @@ class TableFaceIndex:
 
     def hide(self, person_id: str, hidden: bool = True) -> None:
         with self._matcher_lock():
-            self._store.refresh(force=True)
-            index = self._store.index
+            index = self._refreshed()
             current = self._current(index, person_id)
             self._store.store([], changes=[PersonState(current, index.names.get(current), hidden)])
 
     def split(self, face_id: str, to_person: str | None = None) -> str:
         with self._matcher_lock():
-            self._store.refresh(force=True)
-            index = self._store.index
+            index = self._refreshed()
             position = index.position(face_id)
             if position is None:
                 raise KeyError(f"no face {face_id!r} in the face index")
@@ -291,14 +325,54 @@ class TableFaceIndex:
                 self._store.store([], changes=[Moved(face_id, target), Apart(old, target)])
             return target
 
+    # --- forgetting (under the matcher's lease, after a refresh) --------------------------------------
+
     def forget_job(self, batch_id: str, job_id: str) -> int:
-        raise NotImplementedError("forgetting faces in the table face index is not built yet")
+        return self._forget(lambda index: (index.faces_of_jobs(batch_id, [job_id]), ()))
 
     def forget_batch(self, batch_id: str) -> int:
-        raise NotImplementedError("forgetting faces in the table face index is not built yet")
+        return self._forget(lambda index: (index.faces_of_jobs(batch_id), ()))
 
     def forget_person(self, person_id: str) -> int:
-        raise NotImplementedError("forgetting faces in the table face index is not built yet")
+        return self._forget(lambda index: ((), (person_id,)))
+
+    def forget_faces(self, face_ids: Collection[str]) -> int:
+        return self._forget(lambda index: (face_ids, ())) if face_ids else 0
+
+    def faces_before(self, moment: datetime) -> list[IndexedFace]:
+        # PartitionKey is the UTC hour a face was first stored (face_store.partition_for): a key range.
+        try:
+            rows = self._store.table.query_entities("PartitionKey lt @hour", select=["RowKey"],
+                                                    parameters={"hour": partition_for(moment.astimezone(UTC))})
+            keys = [str(row["RowKey"]) for row in rows]
+        except ResourceNotFoundError:
+            return []
+        index = self._fresh()
+        return [_indexed(index, position, index.person_at(position))
+                for key in keys if (position := index.position(key)) is not None]
+
+    def _forget(self, choose: Callable[[FaceIndex], tuple[Collection[str], Collection[str]]]) -> int:
+        """Deletes the chosen faces and persons, and the persons they leave without a face; how many faces."""
+        with self._matcher_lock() as lease:
+            index = self._refreshed()
+            faces, persons = choose(index)
+            gone = forgotten(index, faces, persons)
+            if not gone:
+                return 0
+            renewed = [time.monotonic()]
+
+            def keep_alive() -> None:
+                if time.monotonic() - renewed[0] > self._lease_seconds / 3:
+                    lease.renew()
+                    renewed[0] = time.monotonic()
+
+            snapshots = self._store.snapshots
+            TableErasure(table=self._store.table, snapshots=None if snapshots is None else snapshots.container,
+                         generation=self._erasures, keep_alive=keep_alive).erase(gone)
+            self._store.reset()
+            self._generation = self._erasures.current()
+        _log.info("face index: forgot %s faces and %s person ids", len(gone.faces), len(gone.persons))
+        return len(gone.faces)
 
 
 @dataclass(frozen=True)

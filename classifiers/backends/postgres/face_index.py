@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -309,21 +310,58 @@ class PostgresFaceIndex:
             current = _existing(conn, person_id)
             conn.execute(f"UPDATE {PERSONS} SET hidden = %s WHERE person_id = %s", (hidden, current))
 
+    # --- forgetting: the faces, and the persons they leave without a face (names, merges, splits) ---------
+
     def forget_job(self, batch_id: str, job_id: str) -> int:
-        return self._delete("batch_id = %s AND job_id = %s", (batch_id, job_id))
+        return self._forget("batch_id = %s AND job_id = %s", (batch_id, job_id))
 
     def forget_batch(self, batch_id: str) -> int:
-        return self._delete("batch_id = %s", (batch_id,))
+        return self._forget("batch_id = %s", (batch_id,))
+
+    def forget_faces(self, face_ids: Collection[str]) -> int:
+        return self._forget("face_id = ANY(%s)", (list(face_ids),)) if face_ids else 0
 
     def forget_person(self, person_id: str) -> int:
-        current = self.resolve(person_id)
-        return 0 if current is None else self._delete("person_id = %s", (current,))
+        with self._pool.connection() as conn, conn.transaction():
+            self._ready(conn)
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MATCH_LOCK,))
+            current = _resolve(conn, person_id)
+            if current is None:
+                return 0
+            deleted = conn.execute(f"DELETE FROM {FACES} WHERE person_id = %s", (current,)).rowcount
+            _drop_persons(conn, [current])
+        return deleted
 
-    def _delete(self, where: str, params: tuple[str, ...]) -> int:
+    def faces_before(self, moment: datetime) -> list[IndexedFace]:
         with self._pool.connection() as conn:
             self._ready(conn)
-            return conn.execute(f"DELETE FROM {FACES} WHERE {where}", params).rowcount
+            rows = conn.execute(f"SELECT {_FACE_COLUMNS} FROM {FACES} f WHERE f.created < %s ORDER BY f.face_id",
+                                (moment,)).fetchall()
+        return [_face(row) for row in rows]
 
+    def _forget(self, where: str, params: tuple[Any, ...]) -> int:
+        with self._pool.connection() as conn, conn.transaction():
+            self._ready(conn)
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MATCH_LOCK,))
+            persons = [str(row[0]) for row in conn.execute(
+                f"DELETE FROM {FACES} WHERE {where} RETURNING person_id", params).fetchall()]
+            if persons:
+                left = conn.execute(f"SELECT p FROM unnest(%s::text[]) p WHERE NOT EXISTS "
+                                    f"(SELECT 1 FROM {FACES} f WHERE f.person_id = p)",
+                                    (sorted(set(persons)),)).fetchall()
+                _drop_persons(conn, [str(row[0]) for row in left])
+        return len(persons)
+
+
+def _drop_persons(conn: psycopg.Connection[Any], persons: list[str]) -> None:
+    """Delete persons with no face left: their rows (names), the ids merged into them and their splits."""
+    if not persons:
+        return
+    ids = [str(row[0]) for row in conn.execute(
+        f"SELECT person_id FROM {PERSONS} WHERE person_id = ANY(%s) OR merged_into = ANY(%s)",
+        (persons, persons)).fetchall()]
+    conn.execute(f"DELETE FROM {APART} WHERE a = ANY(%s) OR b = ANY(%s)", (ids, ids))
+    conn.execute(f"DELETE FROM {PERSONS} WHERE person_id = ANY(%s)", (ids,))
 
 
 def _resolve(conn: psycopg.Connection[Any], person_id: str) -> str | None:
