@@ -23,15 +23,15 @@ import pytest
 from pipeline.classifier import StepContext
 from pipeline.dependencies import Dependencies
 from pipeline.errors import ConfigurationError, NotAnImageError
-from pipeline.image_cache import DecodedImages
 from pipeline.images import Image, decode_image
+from pipeline.images.cache import DecodedImages
+from pipeline.images.working_copy import WORKING_COPY, WORKINGCOPIES, WorkingCopies
 from pipeline.job import Job
 from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.step import Outcome, StepRunner
 from pipeline.storage import Storage
-from pipeline.working_copy import WORKING_COPY, WORKINGCOPIES, WorkingCopies
 from tests.pipeline.classifiers import Noop
 from tests.pipeline.helpers import drain, job_message
 from tests.pipeline.test_step import QueuesOf
@@ -327,7 +327,7 @@ def test_a_job_reads_only_its_own_working_copy(
     # Job b's entity names job a's working copy (forged, or a bug): b's step refuses it and fetches its own.
     body_b = json.dumps(job_message("b", names, batch_id=batch, image_url=photos.url("/b.jpg"), step=1))
     loopback.storage.table(PIPELINELOGS).upsert_entity({"PartitionKey": batch, "RowKey": "b", WORKING_COPY: stolen})
-    with caplog.at_level(logging.WARNING, logger="pipeline.working_copy"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.images.working_copy"):
         assert runner().run(body_b, queue=second.name, classifier=second) == Outcome.SUCCESS
     assert json.loads(entity(loopback, batch, "b")[f"{second.name}_output"])["size"] == [300, 200]
     assert photos.requests == {"/a.jpg": 1, "/b.jpg": 1}

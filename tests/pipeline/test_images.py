@@ -28,7 +28,7 @@ import pytest
 
 from pipeline.errors import ImageFetchError, ImageTooLargeError, NotAnImageError
 from pipeline.images import ImageFetcher, decode_image
-from pipeline.netguard import AddressPolicy, IPAddress, connect_tcp
+from pipeline.images.netguard import AddressPolicy, IPAddress, connect_tcp
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.storage import Storage

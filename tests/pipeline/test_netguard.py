@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from pipeline.errors import ConfigurationError, ImageFetchError
-from pipeline.netguard import AddressPolicy, parse_ipv4_literal, refusal
+from pipeline.images.netguard import AddressPolicy, parse_ipv4_literal, refusal
 from pipeline.settings import Settings
 
 
@@ -193,7 +193,7 @@ def test_every_refusal_has_a_reason_and_every_global_address_none() -> None:
 def test_a_refusal_is_logged_on_one_line(caplog: pytest.LogCaptureFixture) -> None:
     host = "evil\r\nCRITICAL forged.test"
     policy = AddressPolicy(resolve=resolver({host.lower(): ["127.0.0.1"]}))
-    with caplog.at_level(logging.WARNING, logger="pipeline.netguard"), pytest.raises(ImageFetchError) as raised:
+    with caplog.at_level(logging.WARNING, logger="pipeline.images.netguard"), pytest.raises(ImageFetchError) as raised:
         policy.addresses(host)
     assert "\n" not in str(raised.value) and "\r" not in str(raised.value)
     [record] = caplog.records

@@ -1,9 +1,9 @@
 """A step's image: from this process's decoded images, the job's working copy, or its image_url.
 
 The first image step of a job that fetches from outside the storage account keeps the bytes as the
-job's working copy (``pipeline.working_copy``) when more steps follow; later steps read that copy,
+job's working copy (``pipeline.images.working_copy``) when more steps follow; later steps read that copy,
 and a step in the same worker as an earlier one of its job takes the decoded image from memory
-(``pipeline.image_cache``). A working copy that cannot be read or does not decode is logged and the
+(``pipeline.images.cache``). A working copy that cannot be read or does not decode is logged and the
 original fetched again. Errors getting the original itself are the fetcher's ``ImageError``s.
 """
 
@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.errors import ImageError
-from pipeline.image_cache import DecodedImages, ImageKey
-from pipeline.images import Image, ImageFetcher
+from pipeline.images.cache import DecodedImages, ImageKey
+from pipeline.images.image import Image, ImageFetcher
+from pipeline.images.working_copy import WORKING_COPY, WorkingCopies
 from pipeline.job import Job
 from pipeline.untrusted import one_line
-from pipeline.working_copy import WORKING_COPY, WorkingCopies
 
 __all__ = ["JobImages"]
 

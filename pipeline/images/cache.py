@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from pipeline.images import Image
+from pipeline.images.image import Image
 
 __all__ = ["DecodedImages", "ImageKey"]
 

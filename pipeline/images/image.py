@@ -1,6 +1,6 @@
 """Fetch a job's image safely; check that it decodes and decode its pixels when first used.
 
-Sources: http(s) URLs that lead only to addresses ``pipeline.netguard`` allows (checked at every
+Sources: http(s) URLs that lead only to addresses ``pipeline.images.netguard`` allows (checked at every
 redirect, connected to as checked); blobs of the configured storage account, read with its
 credentials and only from the input containers (``INPUT_CONTAINERS``); local paths only when the
 settings allow them. Limits: bytes on the wire, decoded pixels (decompression bombs), and one
@@ -28,7 +28,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from PIL import ExifTags
 
 from pipeline.errors import ImageFetchError, ImageTooLargeError, NotAnImageError
-from pipeline.netguard import AddressPolicy, Connector, PinnedResponse, connect_tcp, default_tls, get_pinned
+from pipeline.images.netguard import AddressPolicy, Connector, PinnedResponse, connect_tcp, default_tls, get_pinned
 from pipeline.untrusted import one_line
 
 if TYPE_CHECKING:
