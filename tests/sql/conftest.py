@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
-from pipeline.sql.pgserver import PostgresServer, start_postgres
+from tests.support.pgserver import PostgresServer, start_postgres
 
 ENGINES = ("sqlite-embedded", "sqlite-odbc", "postgresql")
 

@@ -18,13 +18,13 @@ from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
-from pipeline.sql.pgserver import PostgresServer
 from pipeline.sql.queries import ResultsQueries
 from pipeline.step import Outcome, StepRunner
 from pipeline.storage import Storage
 from tests.pipeline.classifiers import Boom, Noop
 from tests.sql.conftest import Engine
 from tests.sql.helpers import job_message
+from tests.support.pgserver import PostgresServer
 
 pytestmark = pytest.mark.sql
 
