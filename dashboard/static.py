@@ -6,7 +6,7 @@ from pathlib import Path
 
 import azure.functions as func
 
-from dashboard.responses import SECURITY_HEADERS, error
+from pipeline.responses import SECURITY_HEADERS, error
 
 __all__ = ["PAGE_PATH", "STATIC_DIR", "page_url", "static_file"]
 
