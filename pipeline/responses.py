@@ -1,4 +1,4 @@
-"""HTTP responses of the dashboard: JSON, errors, and the security headers every answer carries."""
+"""HTTP responses of the app's functions (dashboard, dependencies API): JSON, errors, the security headers."""
 
 from __future__ import annotations
 
