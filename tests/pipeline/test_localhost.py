@@ -21,9 +21,9 @@ from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.step import StepRunner
-from tests.host.support import Threaded as Running
 from tests.pipeline.classifiers import Gate, Noop
 from tests.pipeline.helpers import drain, job_message, peek_count
+from tests.pipeline.host.support import Threaded as Running
 
 pytestmark = pytest.mark.azurite
 

@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.host.azurite import free_port
 from pipeline.services import Services
-from tests.host.support import HostCommand, finished, until
 from tests.pipeline.helpers import job_message
+from tests.pipeline.host.support import HostCommand, finished, until
 
 pytestmark = pytest.mark.azurite
 

@@ -13,9 +13,9 @@ from pipeline.host.azurite import free_port, start_azurite
 from pipeline.host.storage_wait import wait_for_storage
 from pipeline.settings import azurite_connection_string
 from pipeline.storage import Storage
-from tests.host.support import HostCommand, finished, until
-from tests.host.test_cli_errors import free_triple, imaginem
 from tests.pipeline.helpers import job_message
+from tests.pipeline.host.support import HostCommand, finished, until
+from tests.pipeline.host.test_cli_errors import free_triple, imaginem
 
 
 def test_the_wait_is_bounded_and_says_what_it_waits_for(caplog: pytest.LogCaptureFixture) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.host.azurite import free_port
-from tests.host.support import until
+from tests.pipeline.host.support import until
 
 
 def imaginem(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

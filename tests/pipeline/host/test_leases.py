@@ -14,8 +14,8 @@ from pipeline.host.localhost import LocalHost
 from pipeline.hostconfig import QueueConfig
 from pipeline.services import Services
 from pipeline.settings import Settings
-from tests.host.support import Threaded, until
 from tests.pipeline.helpers import drain, peek_count
+from tests.pipeline.host.support import Threaded, until
 
 pytestmark = pytest.mark.azurite
 

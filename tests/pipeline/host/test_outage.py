@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.host.azurite import free_port, start_azurite
 from pipeline.storage import Storage
-from tests.host.support import HostCommand, finished, until
 from tests.pipeline.helpers import job_message
+from tests.pipeline.host.support import HostCommand, finished, until
 
 pytestmark = [pytest.mark.azurite, pytest.mark.slow]
 
@@ -25,7 +25,8 @@ def test_jobs_in_flight_and_queued_finish_after_storage_returns(tmp_path: Path, 
     storage = Storage(emulator.connection_string)
     names = [f"o1{unique}", f"o2{unique}"]
     jobs = [f"job-{i}" for i in range(8)]
-    host = HostCommand(tmp_path, "--app", "tests.host.slow_app:app", "--workers", "2", "--port", str(free_port()),
+    host = HostCommand(tmp_path, "--app", "tests.pipeline.host.slow_app:app", "--workers", "2",
+                       "--port", str(free_port()),
                        env={"AzureWebJobsStorage": emulator.connection_string,
                             "IMAGINEM_TEST_QUEUES": ",".join(names), "IMAGINEM_TEST_STEP_SECONDS": "1"})
     try:

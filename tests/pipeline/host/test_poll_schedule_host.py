@@ -18,8 +18,8 @@ from pipeline.host.localhost import LocalHost, triggers_of
 from pipeline.hostconfig import QueueConfig
 from pipeline.services import Services
 from pipeline.settings import Settings
-from tests.host.support import Threaded, until
 from tests.pipeline.helpers import job_message, peek_count
+from tests.pipeline.host.support import Threaded, until
 
 pytestmark = pytest.mark.azurite
 
@@ -116,7 +116,7 @@ def test_worker_processes_run_as_many_messages_at_once_as_asked(
     client = services.storage.queue(queue)
     for n in range(4):
         client.send_message(json.dumps(job_message(f"j{n}", [queue], batch_id=unique)))
-    host = LocalHost(app="tests.host.slow_app:app", settings=settings, config=config(0.1), workers=2,
+    host = LocalHost(app="tests.pipeline.host.slow_app:app", settings=settings, config=config(0.1), workers=2,
                      http_port=None, threads=1)
     thread = threading.Thread(target=host.serve, daemon=True)
     thread.start()
