@@ -26,7 +26,7 @@ from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter
 from tests.face_index_reset import empty_table_face_index
-from tests.sql.helpers import job_message
+from tests.pipeline.sql.helpers import job_message
 
 pytestmark = [pytest.mark.azurite, pytest.mark.pgvector]
 

@@ -13,8 +13,8 @@ from pipeline.host.azurite import free_port
 from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.writer import OutputWriter
-from tests.sql.conftest import create_pg_database
-from tests.sql.helpers import job_message
+from tests.pipeline.sql.conftest import create_pg_database
+from tests.pipeline.sql.helpers import job_message
 from tests.support.pgserver import PostgresServer, start_postgres
 
 pytestmark = pytest.mark.sql

@@ -22,8 +22,8 @@ from pipeline.sql.queries import ResultsQueries
 from pipeline.step import Outcome, StepRunner
 from pipeline.storage import Storage
 from tests.pipeline.classifiers import Boom, Noop
-from tests.sql.conftest import Engine
-from tests.sql.helpers import job_message
+from tests.pipeline.sql.conftest import Engine
+from tests.pipeline.sql.helpers import job_message
 from tests.support.pgserver import PostgresServer
 
 pytestmark = pytest.mark.sql

@@ -10,7 +10,7 @@ from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.queries import ResultsQueries
 from pipeline.sql.writer import OutputWriter
-from tests.sql.helpers import job_message
+from tests.pipeline.sql.helpers import job_message
 
 pytestmark = pytest.mark.sql
 

@@ -14,7 +14,7 @@ from sqlglot import exp
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.schema import TABLES, create_statements
 
-SCHEMA_SQL = Path(__file__).resolve().parents[2] / "infra" / "sql" / "schema.sql"
+SCHEMA_SQL = Path(__file__).resolve().parents[3] / "infra" / "sql" / "schema.sql"
 
 
 def _creates(statements: list[exp.Expression]) -> list[exp.Create]:

@@ -16,8 +16,8 @@ from pipeline.host.azurite import free_port
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter
-from tests.sql.conftest import Engine
-from tests.sql.helpers import job_message
+from tests.pipeline.sql.conftest import Engine
+from tests.pipeline.sql.helpers import job_message
 from tests.support.pgserver import PostgresServer
 
 pytestmark = pytest.mark.sql

@@ -15,8 +15,8 @@ from pipeline.sql.connection import Cursor, Database
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.queries import ResultsQueries
 from pipeline.sql.writer import OutputWriter
-from tests.sql.conftest import Engine
-from tests.sql.helpers import job_message
+from tests.pipeline.sql.conftest import Engine
+from tests.pipeline.sql.helpers import job_message
 
 pytestmark = pytest.mark.sql
 

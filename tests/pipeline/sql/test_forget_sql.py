@@ -15,7 +15,7 @@ from pipeline.forget.target import Target
 from pipeline.sql.connection import Cursor
 from pipeline.sql.dialect import Dialect
 from pipeline.sql.writer import OutputWriter
-from tests.sql.conftest import Engine
+from tests.pipeline.sql.conftest import Engine
 
 pytestmark = pytest.mark.sql
 
