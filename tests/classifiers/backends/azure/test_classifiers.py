@@ -13,8 +13,8 @@ from pipeline.classifier import NO_CONTEXT, Classifier
 from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
-from tests.azure.helpers import make_image, make_job
-from tests.azure.stub import CognitiveStub
+from tests.classifiers.backends.azure.helpers import make_image, make_job
+from tests.classifiers.backends.azure.stub import CognitiveStub
 
 pytestmark = pytest.mark.azurite
 

@@ -10,8 +10,8 @@ from classifiers.backends.azure import make_face_detector, make_face_matcher, ma
 from classifiers.backends.protocols import FaceMatcher
 from pipeline.errors import ClassifierError
 from pipeline.services import Services
-from tests.azure.helpers import FAST, make_image, make_job
-from tests.azure.stub import KEY, CognitiveStub, StubFace
+from tests.classifiers.backends.azure.helpers import FAST, make_image, make_job
+from tests.classifiers.backends.azure.stub import KEY, CognitiveStub, StubFace
 
 DETECT = "/face/v1.0/detect"
 

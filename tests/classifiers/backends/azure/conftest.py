@@ -11,8 +11,8 @@ from pipeline.dependencies import Dependencies
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.storage import Storage
-from tests.azure.helpers import FAKE_STORAGE, azure_settings
-from tests.azure.stub import CognitiveStub
+from tests.classifiers.backends.azure.helpers import FAKE_STORAGE, azure_settings
+from tests.classifiers.backends.azure.stub import CognitiveStub
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from classifiers.backends.azure import RetryPolicy
 from pipeline.images import Image, decode_image
 from pipeline.job import Job, parse_job
 from pipeline.settings import Settings
-from tests.azure.stub import KEY, CognitiveStub
+from tests.classifiers.backends.azure.stub import KEY, CognitiveStub
 
 # a well-formed but made-up account: building clients for it never touches the network
 FAKE_ACCOUNT = "imaginemtest"

@@ -19,8 +19,8 @@ from classifiers.backends.azure import (
 from pipeline.errors import ClassifierError, ConfigurationError, RetryableError
 from pipeline.host.azurite import free_port
 from pipeline.services import Services
-from tests.azure.helpers import FAST, make_image, make_job
-from tests.azure.stub import CognitiveStub
+from tests.classifiers.backends.azure.helpers import FAST, make_image, make_job
+from tests.classifiers.backends.azure.stub import CognitiveStub
 
 THROTTLED = {"error": {"code": "429", "message": "Rate limit is exceeded. Try again in 1 seconds."}}
 ANALYZE = "/vision/v3.2/analyze"

@@ -7,7 +7,7 @@ import requests
 
 from classifiers.backends.azure.transfer import VISION_LIMITS, Transfer, is_private_url
 from pipeline.services import Services
-from tests.azure.helpers import make_image
+from tests.classifiers.backends.azure.helpers import make_image
 
 
 @pytest.mark.parametrize(("url", "private"), [

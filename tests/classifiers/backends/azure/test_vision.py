@@ -10,8 +10,8 @@ import pytest
 from classifiers.backends.azure import make_image_analyzer, make_text_reader
 from pipeline.errors import RetryableError
 from pipeline.services import Services
-from tests.azure.helpers import FAKE_ACCOUNT, FAST, image_bytes, make_image
-from tests.azure.stub import KEY, CognitiveStub
+from tests.classifiers.backends.azure.helpers import FAKE_ACCOUNT, FAST, image_bytes, make_image
+from tests.classifiers.backends.azure.stub import KEY, CognitiveStub
 
 FEATURES = "Categories,Tags,Description,Faces,Color,ImageType,Adult,Objects"
 
