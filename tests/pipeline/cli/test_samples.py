@@ -10,7 +10,7 @@ import PIL.Image
 
 from pipeline.cli.samples import PHOTOS, write_samples
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # scripts/setup.sh makes it from requirements.txt alone, as tests/e2e/test_azure_like.py uses it.
 _HASH = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()[:16]
 VENV_PYTHON = Path("/tmp") / f"imaginem-azure-like-{_HASH}" / "bin" / "python"
