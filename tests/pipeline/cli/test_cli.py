@@ -21,7 +21,7 @@ from pipeline.settings import azurite_connection_string
 from pipeline.step import StepRunner
 from tests.pipeline.classifiers import Boom, Flaky, ImageSize
 from tests.pipeline.helpers import job_message
-from tests.pipeline.test_images import png
+from tests.pipeline.images.test_images import png
 
 pytestmark = pytest.mark.azurite
 

@@ -11,7 +11,7 @@ from pipeline.cli.checks import check_inputs, skipped_lines
 from pipeline.errors import InputImageError
 from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
-from tests.pipeline.test_images import png
+from tests.pipeline.images.test_images import png
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 10_000_000}
 

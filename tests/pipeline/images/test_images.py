@@ -32,7 +32,7 @@ from pipeline.images.netguard import AddressPolicy, IPAddress, connect_tcp
 from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.storage import Storage
-from tests.pipeline.test_netguard import resolver
+from tests.pipeline.images.test_netguard import resolver
 
 
 def png(width: int = 40, height: int = 30, color: tuple[int, int, int] = (200, 10, 10)) -> bytes:
