@@ -192,9 +192,7 @@ def main() -> None:
         return
 
     from pipeline.host.azurite import start_azurite
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from pgvector_server import new_database, pgvector_server
+    from tests.support.pgvector_server import new_database, pgvector_server
 
     rows = []
     azurite = start_azurite()

@@ -50,14 +50,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.throughput import SIZES, photos  # noqa: E402
 from pipeline.host.azurite import start_azurite  # noqa: E402
-from pipeline.image_cache import DecodedImages  # noqa: E402
 from pipeline.images import ImageFetcher  # noqa: E402
+from pipeline.images.cache import DecodedImages  # noqa: E402
+from pipeline.images.job_images import JobImages  # noqa: E402
+from pipeline.images.netguard import AddressPolicy  # noqa: E402
+from pipeline.images.working_copy import WorkingCopies  # noqa: E402
 from pipeline.job import Job, parse_job  # noqa: E402
-from pipeline.job_images import JobImages  # noqa: E402
-from pipeline.netguard import AddressPolicy  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.storage import Storage  # noqa: E402
-from pipeline.working_copy import WorkingCopies  # noqa: E402
 
 BEFORE = "fd54dca"
 PIPELINE = ["generalclassification", "ocr", "facedetection", "facecrop", "faceprint", "facematch", "pipelineoutput"]

@@ -129,9 +129,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from pipeline.host.azurite import start_azurite
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from pgvector_server import new_database, pgvector_server
+    from tests.support.pgvector_server import new_database, pgvector_server
 
     ids, owner, photo, prints = library(args.persons, args.faces)
     counts = np.bincount(owner, minlength=len(ids))

@@ -18,6 +18,7 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,13 +30,16 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from pipeline.sql.connection import Cursor, Database
-from pipeline.sql.dialect import Dialect
-from pipeline.sql.labels import labels_from_output
-from pipeline.sql.pgserver import start_postgres
-from pipeline.sql.queries import ResultsQueries
-from pipeline.sql.schema import LABELS, OUTPUT
-from pipeline.sql.writer import OutputWriter, outcome_from_message, sql_time
+# run as a script: the project root holds pipeline/ and tests/support/
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.sql.connection import Cursor, Database  # noqa: E402
+from pipeline.sql.dialect import Dialect  # noqa: E402
+from pipeline.sql.labels import labels_from_output  # noqa: E402
+from pipeline.sql.queries import ResultsQueries  # noqa: E402
+from pipeline.sql.schema import LABELS, OUTPUT  # noqa: E402
+from pipeline.sql.writer import OutputWriter, outcome_from_message, sql_time  # noqa: E402
+from tests.support.pgserver import start_postgres  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 _TAGS = [f"tag{i:04d}" for i in range(1000)]

@@ -32,13 +32,13 @@ from dashboard.cards import card, matched_image_urls
 from dashboard.images import ImageRoute
 from dashboard.jobs import batch_view, job_view
 from dashboard.keys import bad_blob_name, bad_key
-from dashboard.responses import error, json_response
 from dashboard.static import static_file
 from dashboard.store import OutputStore
 from dashboard.upload import UploadError, parse_form, submit_upload
 from pipeline.job_record import PIPELINELOGS, PipelineLog
 from pipeline.lazy import Lazy
 from pipeline.linked import LinkedContent
+from pipeline.responses import error, json_response
 from pipeline.root import Root
 from pipeline.services import Services
 from pipeline.settings import Settings

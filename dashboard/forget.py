@@ -21,11 +21,11 @@ from collections.abc import Callable
 
 import azure.functions as func
 
-from dashboard.responses import error, json_response
 from pipeline.forget.build import build_eraser
 from pipeline.forget.eraser import Eraser, ErasureReport
 from pipeline.forget.target import Target
 from pipeline.functions import Lazy
+from pipeline.responses import error, json_response
 from pipeline.root import Root
 from pipeline.services import Services
 from pipeline.settings import Settings

@@ -12,8 +12,8 @@ from urllib.parse import quote
 import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 
-from dashboard.responses import SECURITY_HEADERS, error
-from pipeline.image_check import image_type
+from pipeline.images.check import image_type
+from pipeline.responses import SECURITY_HEADERS, error
 from pipeline.storage import Storage
 
 __all__ = ["IMAGE_ROUTE", "ImageRoute", "image_type"]

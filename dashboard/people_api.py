@@ -30,7 +30,6 @@ from classifiers.backends.face_index import FaceIndexBackend
 from dashboard.blueprint import UPLOAD_HEADER, DashboardContext
 from dashboard.cards import card, matched_image_urls
 from dashboard.face_crops import CROP_SIZES, FaceCrops
-from dashboard.responses import SECURITY_HEADERS, error, json_response
 from pipeline.lazy import Lazy
 from pipeline.people import (
     UnknownPersonError,
@@ -40,6 +39,7 @@ from pipeline.people import (
     find_person,
     person_dict,
 )
+from pipeline.responses import SECURITY_HEADERS, error, json_response
 from pipeline.root import Root
 from pipeline.services import Services
 from pipeline.settings import Settings

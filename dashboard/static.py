@@ -6,20 +6,13 @@ from pathlib import Path
 
 import azure.functions as func
 
-from dashboard.responses import SECURITY_HEADERS, error
+from pipeline.responses import SECURITY_HEADERS, error
 
-__all__ = ["PAGE_PATH", "STATIC_DIR", "page_url", "static_file"]
-
-PAGE_PATH = "/api/dashboard/"
+__all__ = ["STATIC_DIR", "static_file"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
           ".png": "image/png", ".ico": "image/x-icon"}
-
-
-def page_url(port: int, host: str = "127.0.0.1") -> str:
-    """Where the local host serves the page."""
-    return f"http://{host}:{port}{PAGE_PATH}"
 
 
 def static_file(path: str) -> func.HttpResponse:

@@ -17,7 +17,7 @@ from email.utils import collapse_rfc2231_value
 
 from pipeline.dependencies import UnknownClassifierError
 from pipeline.errors import InputImageError
-from pipeline.image_check import check_image
+from pipeline.images.check import check_image
 from pipeline.services import Services
 from pipeline.submit import INPUT_CONTAINER, Submitter, new_batch_id
 

@@ -1,6 +1,6 @@
 """HTTP functions: ``GET /api/dependencies`` (the graph) and ``POST /api/dependencies`` (a list → a pipeline).
 
-Answers carry the same security headers as the dashboard's (``dashboard.responses``).
+Answers carry the same security headers as the dashboard's (``pipeline.responses``).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 
 import azure.functions as func
 
-from dashboard.responses import json_response as _json
 from pipeline.dependencies import Dependencies, UnknownClassifierError
+from pipeline.responses import json_response as _json
 
 __all__ = ["dependencies_blueprint"]
 

@@ -15,7 +15,7 @@ that entity. The first failure to get the image is recorded once (``image_error`
 steps of the job are skipped at once, each saying in one line which step could not get the image,
 instead of fetching again (and so are the steps that need a skipped step's output). An image fetched from
 outside is fetched once per job (its working copy, ``working_copy``) and decoded once per worker
-process while its job's steps follow each other there (``pipeline.job_images``).
+process while its job's steps follow each other there (``pipeline.images.job_images``).
 
 Each step also records how long its parts took (``<classifier>_timings``, see ``pipeline.timings``)
 in its own merge. What a step records, and in which words, is ``pipeline.job_record``'s to say.
@@ -41,10 +41,11 @@ from pipeline.errors import (
     RetryableError,
 )
 from pipeline.forget.tombstones import FORGOTTEN_TABLE, Tombstones
-from pipeline.image_cache import DecodedImages
 from pipeline.images import Image, ImageFetcher
+from pipeline.images.cache import DecodedImages
+from pipeline.images.job_images import JobImages
+from pipeline.images.working_copy import WorkingCopies
 from pipeline.job import Job, identify, parse_job
-from pipeline.job_images import JobImages
 from pipeline.job_record import (
     FINGERPRINT,
     PIPELINELOGS,
@@ -65,7 +66,6 @@ from pipeline.linked import LinkedContent, fits_queue, fits_table_property, is_l
 from pipeline.services import Services
 from pipeline.timings import StepTimer
 from pipeline.untrusted import one_line
-from pipeline.working_copy import WorkingCopies
 
 __all__ = ["Outcome", "StepRunner"]
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup-lib.sh
 
-# PostgreSQL and FreeTDS ODBC drivers and a PostgreSQL server for tests/sql, Chromium for tests/dashboard.
+# PostgreSQL and FreeTDS ODBC drivers and a PostgreSQL server for tests/pipeline/sql, Chromium for tests/dashboard.
 apt_install odbc-postgresql tdsodbc postgresql chromium
 
 PYTHON=$(command -v python3.11 || command -v python3)

@@ -51,7 +51,7 @@ def unique() -> str:
 @pytest.fixture(scope="session")
 def pgvector_admin() -> Iterator[str]:
     """One PostgreSQL with pgvector per test session: the connection string of its ``postgres`` database."""
-    from tests.pgvector_server import pgvector_server
+    from tests.support.pgvector_server import pgvector_server
 
     with pgvector_server() as uri:
         yield uri
@@ -60,6 +60,6 @@ def pgvector_admin() -> Iterator[str]:
 @pytest.fixture
 def pgvector(pgvector_admin: str) -> str:
     """A fresh, empty database on the session's PostgreSQL with pgvector."""
-    from tests.pgvector_server import new_database
+    from tests.support.pgvector_server import new_database
 
     return new_database(pgvector_admin)

@@ -5,7 +5,7 @@
 --   sqlcmd -S <server>.database.windows.net -d <database> -G -i infra/sql/schema.sql
 -- then grant the function's identity SELECT, INSERT, UPDATE, DELETE on both tables.
 -- Every statement does nothing when its object exists, so running it again is safe.
--- tests/sql/test_schema_tsql.py keeps this file and the code's schema in step.
+-- tests/pipeline/sql/test_schema_tsql.py keeps this file and the code's schema in step.
 -- A job is (batch_id, id): the same job id in two batches is two rows. Tables made by an older version
 -- (keyed by id alone, no outcome column) are not migrated: the function refuses them with a clear error;
 -- drop both tables (labels first) and run this file again. On SQL Server a batch id and a job id

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import InputImageError
-from pipeline.image_check import check_image
+from pipeline.images.check import check_image
 from pipeline.submit import is_job_file
 
 __all__ = ["SubmitInputs", "check_inputs", "skipped_lines"]

@@ -22,8 +22,8 @@ from typing import Any
 
 from rich.console import Console
 
-from dashboard.static import page_url
 from pipeline.cli.consoles import output
+from pipeline.cli.dashboard_url import page_url
 from pipeline.cli.probe import probe_storage
 from pipeline.cli.progress import wait_for_batch
 from pipeline.cli.report import JobResult, html_report, summary_table, with_matches_both_ways

@@ -112,7 +112,7 @@ def cmd_host(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     import requests
 
-    from dashboard.static import page_url
+    from pipeline.cli.dashboard_url import page_url
 
     url = page_url(args.port)
     print(url)

@@ -10,10 +10,10 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from pipeline.forget.scope import Scope
 from pipeline.forget.target import StoreReport
+from pipeline.images.working_copy import WORKINGCOPIES
 from pipeline.linked import LARGEMESSAGES, job_prefix
 from pipeline.storage import Storage
 from pipeline.untrusted import one_line
-from pipeline.working_copy import WORKINGCOPIES
 
 __all__ = ["BlobEraser"]
 

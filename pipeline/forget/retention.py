@@ -16,11 +16,11 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from pipeline.forget.eraser import Eraser, ErasureReport
 from pipeline.forget.target import StoreReport, Target
+from pipeline.images.working_copy import WORKINGCOPIES
 from pipeline.linked import LARGEMESSAGES
 from pipeline.settings import Settings
 from pipeline.storage import Storage
 from pipeline.untrusted import one_line
-from pipeline.working_copy import WORKINGCOPIES
 
 __all__ = ["Retention", "RetentionReport"]
 

@@ -18,7 +18,7 @@ from pipeline.images import Image, decode_image
 from pipeline.job import Job, parse_job
 from pipeline.services import Services
 from tests.pipeline.helpers import job_message
-from tests.pipeline.test_images import png
+from tests.pipeline.images.test_images import png
 
 RECT = {"left": 1, "top": 2, "width": 30, "height": 30}
 

@@ -25,8 +25,8 @@ from pipeline.services import Services
 from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter
-from tests.face_index_reset import empty_table_face_index
-from tests.sql.helpers import job_message
+from tests.pipeline.sql.helpers import job_message
+from tests.support.face_index_reset import empty_table_face_index
 
 pytestmark = [pytest.mark.azurite, pytest.mark.pgvector]
 

@@ -28,7 +28,7 @@ from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from pipeline.sql.writer import OutputWriter
 from tests.dashboard.conftest import Dashboard
-from tests.face_index_reset import empty_table_face_index
+from tests.support.face_index_reset import empty_table_face_index
 
 pytestmark = [pytest.mark.browser, pytest.mark.azurite]
 

@@ -19,7 +19,7 @@ from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from tests.dashboard.conftest import BROWSER_ARGS
 from tests.forget.synthetic import Synthetic, random_id
-from tests.host.support import Threaded, until
+from tests.pipeline.host.support import Threaded, until
 
 pytestmark = [pytest.mark.azurite, pytest.mark.browser]
 

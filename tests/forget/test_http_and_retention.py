@@ -27,7 +27,7 @@ from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from tests.forget.search import find_everywhere
 from tests.forget.synthetic import Synthetic, random_id
-from tests.host.support import Threaded, until
+from tests.pipeline.host.support import Threaded, until
 
 pytestmark = pytest.mark.azurite
 

@@ -25,8 +25,8 @@ from pipeline.settings import Settings
 from pipeline.sql.connection import Database
 from tests.forget.search import find_everywhere
 from tests.forget.synthetic import random_id
-from tests.host.support import Threaded, finished, until
 from tests.pipeline.helpers import job_message
+from tests.pipeline.host.support import Threaded, finished, until
 
 pytestmark = pytest.mark.azurite
 

@@ -22,8 +22,8 @@ from pipeline.job import Job
 from pipeline.job_record import PIPELINELOGS
 from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
-from tests.host.support import Threaded
 from tests.pipeline.helpers import drain, job_message
+from tests.pipeline.host.support import Threaded
 
 pytestmark = pytest.mark.azurite
 

@@ -23,7 +23,7 @@ from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from tests.pipeline.classifiers import Big, Boom, ImageSize, Noop
 from tests.pipeline.helpers import drain, job_message
-from tests.pipeline.test_images import png
+from tests.pipeline.images.test_images import png
 from tests.pipeline.test_step import QueuesOf
 
 pytestmark = pytest.mark.azurite

@@ -21,8 +21,8 @@ from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from tests.pipeline.classifiers import ImageSize, Noop
 from tests.pipeline.helpers import job_message
+from tests.pipeline.images.test_images import png
 from tests.pipeline.test_hardening import entity
-from tests.pipeline.test_images import png
 from tests.pipeline.test_step import QueuesOf, run_through
 
 pytestmark = pytest.mark.azurite

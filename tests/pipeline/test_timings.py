@@ -15,7 +15,7 @@ from pipeline.services import Services
 from pipeline.step import Outcome, StepRunner
 from tests.pipeline.classifiers import Boom, ImageSize, Noop
 from tests.pipeline.helpers import drain, job_message
-from tests.pipeline.test_images import png
+from tests.pipeline.images.test_images import png
 
 pytestmark = pytest.mark.azurite
 

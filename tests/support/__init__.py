@@ -1,0 +1,1 @@
+"""Helpers the tests and benchmarks share: servers they start, stores they reset."""
