@@ -29,8 +29,6 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.pgvector_server import new_database, pgvector_server  # noqa: E402
-
 from pipeline.dependencies import Dependencies  # noqa: E402
 from pipeline.forget.build import build_eraser  # noqa: E402
 from pipeline.forget.eraser import ErasureReport  # noqa: E402
@@ -40,6 +38,7 @@ from pipeline.services import Services  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.storage import Storage  # noqa: E402
 from tests.forget.synthetic import Synthetic  # noqa: E402
+from tests.support.pgvector_server import new_database, pgvector_server  # noqa: E402
 
 BACKENDS = ("table", "postgresql")
 

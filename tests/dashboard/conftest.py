@@ -16,6 +16,9 @@ import requests
 from playwright.sync_api import Page, sync_playwright
 
 from pipeline.host.azurite import Azurite, free_port
+from pipeline.settings import Settings
+from pipeline.storage import Storage
+from tests.support.face_index_reset import empty_table_face_index
 
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -33,6 +36,8 @@ class Dashboard:
 @pytest.fixture(scope="module")
 def dashboard(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     data_dir = tmp_path_factory.mktemp("dashboard-data")
+    # The table face index has fixed names on the session's Azurite: this host's persons are its own uploads'.
+    empty_table_face_index(Storage.from_settings(Settings(storage_connection_string=azurite.connection_string)))
     port = free_port()
     env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string, "IMAGINEM_DATA_DIR": str(data_dir)}
     log = (data_dir / "host.log").open("w")
