@@ -30,6 +30,10 @@ const ImaginemPeople = (() => {
     return `${n} photo${n === 1 ? "" : "s"}`;
   }
 
+  function countText(p) {
+    return `${photosText(p.photos)} · ${p.faces} face${p.faces === 1 ? "" : "s"}`;
+  }
+
   // A name field that saves itself: Enter or leaving the field; Escape puts the old name back.
   function nameField(person, onSaved) {
     const input = el("input", { type: "text", class: "person-name", placeholder: "Add a name", maxlength: 100,
@@ -253,7 +257,7 @@ const ImaginemPeople = (() => {
     const p = first.person;
     const tiles = el("div", { class: "person-photos", id: "photos" });
     const more = el("button", { type: "button", class: "secondary", text: "Load more", hidden: first.next === null });
-    const count = el("span", { class: "muted", id: "person-count", text: `${photosText(p.photos)} · ${p.faces} faces` });
+    const count = el("span", { class: "muted", id: "person-count", text: countText(p) });
     const hide = el("button", { type: "button", class: "secondary", id: "hide-person",
                                 text: p.hidden ? "Show in People" : "Hide from People" });
     const status = el("p", { class: "muted" });
@@ -302,7 +306,7 @@ const ImaginemPeople = (() => {
             p.faces -= 1;
             const left = node.querySelectorAll("button.not-this").length;
             if (!left) p.photos -= 1;
-            count.textContent = `${photosText(p.photos)} · ${p.faces} faces`;
+            count.textContent = countText(p);
             node.classList.toggle("moved-out", !left);
           } catch (e) {
             row.querySelectorAll("button, input").forEach((b) => { b.disabled = false; });
