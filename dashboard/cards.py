@@ -34,9 +34,21 @@ def _rectangle(value: Any) -> dict[str, float] | None:
     return {k: v for k, v in numbers.items() if v is not None} if all(v is not None for v in numbers.values()) else None
 
 
+def _face_ids(outputs: Mapping[str, Any]) -> dict[tuple[float, ...], str]:
+    """facematch's face id of each rectangle: the id the face index knows the face by."""
+    found = {}
+    for entry in map(_mapping, _list(_mapping(outputs.get("facematch")).get("matches"))):
+        rect, face_id = _rectangle(entry.get("faceRectangle")), entry.get("faceId")
+        if rect is not None and isinstance(face_id, str) and face_id:
+            found[tuple(rect.values())] = face_id
+    return found
+
+
 def face_boxes(outputs: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """facedetection's faces: rectangle, landmark points {name: {x, y}}, confidence."""
+    """facedetection's faces: rectangle, landmark points {name: {x, y}}, confidence, and the face id (facematch's
+    for the same rectangle, else facedetection's; None without either) to name the box with its person."""
     faces = []
+    matched = _face_ids(outputs)
     for face in map(_mapping, _list(_mapping(outputs.get("facedetection")).get("faces"))):
         rect = _rectangle(face.get("faceRectangle"))
         if rect is None:
@@ -46,7 +58,10 @@ def face_boxes(outputs: Mapping[str, Any]) -> list[dict[str, Any]]:
             x, y = _number(_mapping(point).get("x")), _number(_mapping(point).get("y"))
             if x is not None and y is not None:
                 landmarks[str(name)] = {"x": x, "y": y}
-        faces.append({"rectangle": rect, "landmarks": landmarks, "confidence": _number(face.get("confidence"))})
+        detected = face.get("faceId")
+        face_id = matched.get(tuple(rect.values()), detected if isinstance(detected, str) and detected else None)
+        faces.append({"rectangle": rect, "landmarks": landmarks, "confidence": _number(face.get("confidence")),
+                      "face_id": face_id})
     return faces
 
 

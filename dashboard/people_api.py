@@ -2,7 +2,7 @@
 
 Routes (all under ``/api``)::
 
-    GET   people                      persons, most faces first; ?offset=&limit=&hidden=1
+    GET   people                      persons, most faces first; ?offset=&limit=&hidden=1&name=<part of a name>
     GET   people/{person}             one person and its photos with their faces, paged; ?offset=&limit=
     PATCH people/{person}             {"name": "Alice" | null, "hidden": true | false}
     POST  people/{person}/merge       {"ids": [...]}: those persons join this one
@@ -50,6 +50,7 @@ CHANGE_HEADER = UPLOAD_HEADER
 _PAGE = 48
 _MAX_BODY = 64 * 1024
 _MAX_IDS = 100
+_MAX_NAME = 100
 
 _log = logging.getLogger(__name__)
 
@@ -76,9 +77,10 @@ def crop_address(face_id: str, size: int = 256) -> str:
 
 
 def people_page(index: FaceIndexBackend, *, offset: int = 0, limit: int = _PAGE,
-                include_hidden: bool = False) -> dict[str, Any]:
-    """One page of persons, each with the address of its best face's crop (the index alone: no SQL)."""
-    found = index.persons(offset=offset, limit=limit + 1, include_hidden=include_hidden)
+                include_hidden: bool = False, name: str | None = None) -> dict[str, Any]:
+    """One page of persons, each with the address of its best face's crop (the index alone: no SQL); with
+    ``name``, only the named persons whose name holds it."""
+    found = index.persons(offset=offset, limit=limit + 1, include_hidden=include_hidden, name=name)
     page = found[:limit]
     return {"people": [person_dict(p) | {"crop": crop_address(p.best_face)} for p in page],
             "offset": offset, "next": offset + limit if len(found) > limit else None, "backend": index.kind}
@@ -156,9 +158,12 @@ def people_blueprint(settings: Settings | None = None, *, root: Root | None = No
     def people(req: func.HttpRequest) -> func.HttpResponse:
         def work() -> func.HttpResponse:
             context = lazy.get()
+            name = req.params.get("name", "").strip()
+            if len(name) > _MAX_NAME:
+                raise ValueError(f"name: at most {_MAX_NAME} characters")
             page = people_page(context.index, offset=_number(req, "offset", 0, 0, 10_000_000),
                                limit=_number(req, "limit", _PAGE, 1, 200),
-                               include_hidden=req.params.get("hidden", "") in ("1", "true"))
+                               include_hidden=req.params.get("hidden", "") in ("1", "true"), name=name or None)
             return json_response(page | {"note": context.note})
 
         return _guarded(work)

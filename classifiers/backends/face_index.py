@@ -128,8 +128,10 @@ class FaceIndexBackend(Protocol):
         """The person an id names now (merges followed), None for an unknown id."""
         ...
 
-    def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
-        """Current persons, most faces first (then by id), one page, each with its ``best`` face."""
+    def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False,
+                name: str | None = None) -> list[Person]:
+        """Current persons, most faces first (then by id), one page, each with its ``best`` face; with ``name``,
+        only the named persons whose name holds it (any case)."""
         ...
 
     def photos_of(self, person_id: str, *, offset: int = 0, limit: int = 50) -> list[PersonPhoto]:

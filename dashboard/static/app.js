@@ -120,8 +120,21 @@ function photo(address, boxes, { large = false, landmarks = false, alt = "" } = 
       }
     }
     figure.append(overlay);
+    // A person's name under each face box, once known (people.js names them: text only, never HTML).
+    for (const box of (boxes || []).filter((b) => b.face_id)) {
+      const r = box.rectangle;
+      const label = el("span", { class: "box-name", "data-face": box.face_id, hidden: true });
+      const nearTop = r.top < img.naturalHeight * 0.08;  // no room above the box: the name goes under it
+      label.classList.toggle("below", nearTop);
+      label.style.left = `${(100 * r.left) / img.naturalWidth}%`;
+      label.style.top = `${(100 * (nearTop ? r.top + r.height : r.top)) / img.naturalHeight}%`;
+      figure.append(label);
+    }
+    ImaginemPeople.nameBoxes(figure);
     figure.dataset.boxes = String((boxes || []).length);
   }, { once: true });
+  const faceIds = (boxes || []).map((b) => b.face_id).filter((id) => typeof id === "string" && id);
+  if (faceIds.length) figure.dataset.faces = JSON.stringify(faceIds);
   return figure;
 }
 

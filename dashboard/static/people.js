@@ -30,6 +30,10 @@ const ImaginemPeople = (() => {
     return `${n} photo${n === 1 ? "" : "s"}`;
   }
 
+  function countText(p) {
+    return `${photosText(p.photos)} · ${p.faces} face${p.faces === 1 ? "" : "s"}`;
+  }
+
   // A name field that saves itself: Enter or leaving the field; Escape puts the old name back.
   function nameField(person, onSaved) {
     const input = el("input", { type: "text", class: "person-name", placeholder: "Add a name", maxlength: 100,
@@ -73,40 +77,83 @@ const ImaginemPeople = (() => {
     return img;
   }
 
+  // A type-ahead of named persons (the server searches names as the user types); the chosen name is sent as
+  // the person (names are unique). The list is the browser's own datalist: every name is an option's value.
+  let pickers = 0;
+  function namePicker(exceptId, onPick) {
+    pickers += 1;
+    const list = el("datalist", { id: `person-names-${pickers}` });
+    const input = el("input", { type: "text", class: "move-name", list: list.id, placeholder: "Name of a person",
+                                "aria-label": "move to the person named", maxlength: 100, autocomplete: "off" });
+    const go = el("button", { type: "button", class: "secondary move-go", text: "Move" });
+    let pause = null;
+    let asked = "";
+    input.addEventListener("input", () => {
+      clearTimeout(pause);
+      pause = setTimeout(async () => {
+        const typed = input.value.trim();
+        if (!typed || typed === asked) return;
+        asked = typed;
+        const page = await getJSON(`/people?limit=12&name=${encodeURIComponent(typed)}`).catch(() => null);
+        if (!page || asked !== typed) return;
+        list.replaceChildren(...page.people.filter((q) => q.id !== exceptId && q.name)
+          .map((q) => el("option", { value: q.name, text: photosText(q.photos) })));
+      }, 200);
+    });
+    function pick() {
+      const name = input.value.trim();
+      if (name) onPick(name);
+    }
+    input.addEventListener("keydown", (event) => { if (event.key === "Enter") { event.preventDefault(); pick(); } });
+    go.addEventListener("click", pick);
+    return el("span", { class: "move-picker" }, input, list, go);
+  }
+
   // ---- the grid ---------------------------------------------------------------------------------------
   async function peoplePage(token) {
     const showHidden = new URLSearchParams(location.hash.split("?")[1] || "").get("hidden") === "1";
     const grid = el("div", { class: "people-grid", id: "people" });
     const status = el("p", { class: "muted" });
     const more = el("button", { type: "button", class: "secondary", text: "Load more", hidden: true });
-    const selected = new Set();
+    const selected = new Map();  // id -> the person as listed (its hidden flag decides Hide or Show)
+    const search = el("input", { type: "search", id: "people-search", placeholder: "Search people by name",
+                                 "aria-label": "search people by name", maxlength: 100, autocomplete: "off" });
     const mergeButton = el("button", { type: "button", id: "merge", disabled: true, text: "Merge selected" });
+    const hideButton = el("button", { type: "button", class: "secondary", id: "hide-selected", hidden: true,
+                                      text: "Hide" });
     const clearButton = el("button", { type: "button", class: "secondary", id: "clear-selection", hidden: true,
                                        text: "Clear selection" });
     const toggle = el("label", { class: "toggle" },
       el("input", { type: "checkbox", id: "show-hidden", checked: showHidden,
                     onchange: (e) => { location.hash = e.target.checked ? "#/people?hidden=1" : "#/people"; } }),
       " Show hidden people");
-    const actions = el("div", { class: "people-actions" }, toggle, mergeButton, clearButton);
+    const actions = el("div", { class: "people-actions" }, search, toggle, mergeButton, hideButton, clearButton);
     const heading = el("h2", { text: "People" });
     const noteSlot = el("div");
     show(el("div", { class: "people-head" }, heading, actions), noteSlot, status, grid, more);
 
+    function allHidden() {
+      return selected.size > 0 && [...selected.values()].every((p) => p.hidden);
+    }
     function refreshSelection() {
       mergeButton.disabled = selected.size < 2;
       mergeButton.textContent = selected.size >= 2 ? `Merge ${selected.size} people` : "Merge selected";
+      hideButton.hidden = selected.size === 0;
+      const verb = allHidden() ? "Show" : "Hide";
+      hideButton.textContent = `${verb} ${selected.size} ${selected.size === 1 ? "person" : "people"}`;
       clearButton.hidden = selected.size === 0;
       grid.classList.toggle("selecting", selected.size > 0);
     }
-    clearButton.addEventListener("click", () => {
+    function clearSelection() {
       selected.clear();
       grid.querySelectorAll(".person-card.selected").forEach((c) => c.classList.remove("selected"));
       grid.querySelectorAll("input.select").forEach((c) => { c.checked = false; });
       refreshSelection();
-    });
+    }
+    clearButton.addEventListener("click", clearSelection);
     mergeButton.addEventListener("click", async () => {
       // The first chosen keeps its id (and its name, when both have one), as `imaginem people merge`.
-      const [into, ...others] = [...selected];
+      const [into, ...others] = [...selected.keys()];
       mergeButton.disabled = true;
       try {
         await send("POST", `/people/${encodeURIComponent(into)}/merge`, { ids: others });
@@ -116,10 +163,33 @@ const ImaginemPeople = (() => {
         refreshSelection();
       }
     });
+    hideButton.addEventListener("click", async () => {
+      const hidden = !allHidden();
+      const chosen = [...selected.values()];
+      hideButton.disabled = true;
+      const outcomes = await Promise.allSettled(chosen.map((p) =>
+        send("PATCH", `/people/${encodeURIComponent(p.id)}`, { hidden })));
+      hideButton.disabled = false;
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status !== "fulfilled") return;
+        const p = chosen[i];
+        p.hidden = hidden;
+        selected.delete(p.id);
+        const node = grid.querySelector(`.person-card[data-person="${CSS.escape(p.id)}"]`);
+        if (!node) return;
+        if (hidden && !showHidden) node.remove();  // out of sight, as in a photo app; "Show hidden" brings it back
+        else node.replaceWith(card(p));
+      });
+      const failed = outcomes.filter((o) => o.status !== "fulfilled");
+      status.replaceChildren(failed.length ? failure(failed[0].reason)
+        : `${hidden ? "Hid" : "Showed"} ${chosen.length} ${chosen.length === 1 ? "person" : "people"}.`);
+      refreshSelection();
+    });
 
     function card(p) {
-      const box = el("input", { type: "checkbox", class: "select", "aria-label": "select for merging" });
-      const node = el("article", { class: `person-card${p.hidden ? " is-hidden" : ""}`, "data-person": p.id },
+      const box = el("input", { type: "checkbox", class: "select", "aria-label": "select", checked: selected.has(p.id) });
+      const node = el("article", { class: `person-card${p.hidden ? " is-hidden" : ""}${selected.has(p.id) ? " selected" : ""}`,
+                                   "data-person": p.id },
         el("a", { href: personHref(p.id), class: "face-link", title: p.name || "Unnamed person" },
            faceImage(p.crop, p.name || "face", 256)),
         box,
@@ -127,7 +197,7 @@ const ImaginemPeople = (() => {
         nameField(p, (answer) => { p.name = answer.name; }),
         el("div", { class: "muted count", text: photosText(p.photos) }));
       box.addEventListener("change", () => {
-        if (box.checked) selected.add(p.id); else selected.delete(p.id);
+        if (box.checked) selected.set(p.id, p); else selected.delete(p.id);
         node.classList.toggle("selected", box.checked);
         refreshSelection();
       });
@@ -135,25 +205,47 @@ const ImaginemPeople = (() => {
     }
 
     let next = 0;
+    let query = "";
+    let generation = 0;  // bumps on every new search, so an older search's answer is dropped
     let loading = false;
     async function load() {
       if (loading || next === null || token !== pageToken) return;
       loading = true;
+      const mine = generation;
       try {
-        const page = await getJSON(`/people?offset=${next}&limit=48${showHidden ? "&hidden=1" : ""}`);
-        if (token !== pageToken) return;
+        const named = query ? `&name=${encodeURIComponent(query)}` : "";
+        const page = await getJSON(`/people?offset=${next}&limit=48${showHidden ? "&hidden=1" : ""}${named}`);
+        if (token !== pageToken || mine !== generation) return;
         noteSlot.replaceChildren(...[note(page.note)].filter(Boolean));
         grid.append(...page.people.map(card));
         next = page.next;
         more.hidden = next === null;
-        status.textContent = grid.children.length ? "Select two or more to merge them; click a face for the photos."
-          : "No people yet: faces appear here once photos have run through facematch.";
+        if (grid.children.length) {
+          status.textContent = "Select two or more to merge them, or some to hide; click a face for the photos.";
+        } else if (query) {
+          status.textContent = `Nobody named like “${query}”.`;
+        } else {
+          status.textContent = "No people yet: faces appear here once photos have run through facematch.";
+        }
       } catch (e) {
-        status.replaceChildren(failure(e));
+        if (mine === generation) status.replaceChildren(failure(e));
       } finally {
         loading = false;
+        if (mine !== generation) load();
       }
     }
+    let pause = null;
+    search.addEventListener("input", () => {
+      clearTimeout(pause);
+      pause = setTimeout(() => {
+        if (search.value.trim() === query) return;
+        query = search.value.trim();
+        generation += 1;
+        next = 0;
+        grid.replaceChildren();  // the selection stays: search, pick, search again, merge
+        load();
+      }, 250);
+    });
     more.addEventListener("click", load);
     await load();
   }
@@ -165,7 +257,7 @@ const ImaginemPeople = (() => {
     const p = first.person;
     const tiles = el("div", { class: "person-photos", id: "photos" });
     const more = el("button", { type: "button", class: "secondary", text: "Load more", hidden: first.next === null });
-    const count = el("span", { class: "muted", id: "person-count", text: `${photosText(p.photos)} · ${p.faces} faces` });
+    const count = el("span", { class: "muted", id: "person-count", text: countText(p) });
     const hide = el("button", { type: "button", class: "secondary", id: "hide-person",
                                 text: p.hidden ? "Show in People" : "Hide from People" });
     const status = el("p", { class: "muted" });
@@ -198,22 +290,34 @@ const ImaginemPeople = (() => {
       for (const face of photoEntry.faces) {
         const button = el("button", { type: "button", class: "not-this", "data-face": face.face_id,
                                       text: "Not this person" });
-        const row = el("div", { class: "face-row" }, faceImage(face.crop, "face", 96), button);
-        button.addEventListener("click", async () => {
-          button.disabled = true;
+        const moveButton = el("button", { type: "button", class: "move-to", "data-face": face.face_id,
+                                          text: "Move to…" });
+        const row = el("div", { class: "face-row" }, faceImage(face.crop, "face", 96), button, moveButton);
+        async function move(body, whom) {
+          row.querySelectorAll("button, input").forEach((b) => { b.disabled = true; });
           try {
-            const answer = await send("POST", `/faces/${encodeURIComponent(face.face_id)}/person`, { new: true });
-            row.replaceChildren(el("span", { class: "muted" }, "Moved to ",
-                                   el("a", { href: personHref(answer.person_id), text: "a new person" })));
+            const answer = await send("POST", `/faces/${encodeURIComponent(face.face_id)}/person`, body);
+            if (answer.person_id === p.id) {  // moved to itself (its own name): nothing changed
+              row.querySelectorAll("button, input").forEach((b) => { b.disabled = false; });
+              return;
+            }
+            row.replaceChildren(el("span", { class: "muted moved" }, "Moved to ",
+                                   el("a", { href: personHref(answer.person_id), text: whom })));
             p.faces -= 1;
             const left = node.querySelectorAll("button.not-this").length;
             if (!left) p.photos -= 1;
-            count.textContent = `${photosText(p.photos)} · ${p.faces} faces`;
+            count.textContent = countText(p);
             node.classList.toggle("moved-out", !left);
           } catch (e) {
-            button.disabled = false;
+            row.querySelectorAll("button, input").forEach((b) => { b.disabled = false; });
             status.replaceChildren(failure(e));
           }
+        }
+        button.addEventListener("click", () => move({ new: true }, "a new person"));
+        moveButton.addEventListener("click", () => {
+          const picker = namePicker(p.id, (name) => move({ to: name }, name));
+          moveButton.replaceWith(picker);
+          picker.querySelector("input").focus();
         });
         node.append(row);
       }
@@ -245,15 +349,35 @@ const ImaginemPeople = (() => {
     return el("label", {}, el("div", { text: "Person" }), select);
   }
 
-  // Puts each face's person name (a link to the person) under its crop: one request for the whole page.
+  // What the page knows of each face: face id -> { person_id, name } (filled by nameFaces).
+  const knownFaces = new Map();
+
+  // Names the face boxes drawn by photo() in a figure from what is known; an unnamed person's box says nothing.
+  function nameBoxes(figure) {
+    for (const label of figure.querySelectorAll(".box-name[data-face]")) {
+      const found = knownFaces.get(label.dataset.face);
+      label.textContent = found && found.name ? found.name : "";
+      label.hidden = !label.textContent;
+    }
+  }
+
+  // Puts each face's person name (a link to the person) under its crop and on its face box: one request for
+  // the whole page.
   async function nameFaces(root) {
     const crops = [...root.querySelectorAll("img.crop[data-face]:not([data-named])")];
-    const ids = [...new Set(crops.map((c) => c.dataset.face))].slice(0, 100);
+    const figures = [...root.querySelectorAll("figure.photo[data-faces]:not([data-named])")];
+    const boxed = figures.flatMap((f) => { try { return JSON.parse(f.dataset.faces); } catch { return []; } });
+    const ids = [...new Set([...crops.map((c) => c.dataset.face), ...boxed])].slice(0, 100);
     if (!ids.length) return;
     const query = ids.map((id) => `id=${encodeURIComponent(id)}`).join("&");
     const { faces } = await getJSON(`/faces?${query}`).catch(() => ({ faces: {} }));
+    for (const [id, found] of Object.entries(faces || {})) knownFaces.set(id, found);
+    for (const figure of figures) {
+      figure.dataset.named = "1";
+      nameBoxes(figure);
+    }
     for (const crop of crops) {
-      const found = faces[crop.dataset.face];
+      const found = knownFaces.get(crop.dataset.face);
       crop.dataset.named = "1";
       if (!found) continue;
       const label = el("a", { href: personHref(found.person_id), class: "face-name",
@@ -262,5 +386,5 @@ const ImaginemPeople = (() => {
     }
   }
 
-  return { peoplePage, personPage, personFilter, nameFaces };
+  return { peoplePage, personPage, personFilter, nameFaces, nameBoxes };
 })();

@@ -42,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--all", action="store_true", help="include hidden persons")
     parser.add_argument("--limit", type=int, default=_PAGE, help=f"persons to show (default {_PAGE})")
     parser.add_argument("--offset", type=int, default=0, help="persons to skip, for the next page")
+    parser.add_argument("--name", help="only the named persons whose name holds this text (any case)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     p = actions.add_parser("name", help="name a person (\"\" clears the name)")
     p.add_argument("person", help="person id or current name")
@@ -117,7 +118,8 @@ def _act(args: argparse.Namespace, index: FaceIndexBackend) -> int:
 
 
 def _list(args: argparse.Namespace, index: FaceIndexBackend) -> int:
-    persons = index.persons(offset=max(0, args.offset), limit=max(1, args.limit), include_hidden=args.all)
+    persons = index.persons(offset=max(0, args.offset), limit=max(1, args.limit), include_hidden=args.all,
+                            name=(args.name or "").strip() or None)
     if args.json:
         listed: list[dict[str, Any]] = []
         for person in persons:

@@ -90,6 +90,27 @@ def test_hidden_persons_are_left_out_unless_asked_for(workers: Worker, rng: np.r
     assert b.person_id in {p.person_id for p in workers().persons()}
 
 
+def test_persons_are_found_by_part_of_their_name(workers: Worker, rng: np.random.Generator) -> None:
+    index = workers()
+    v = unit(rng)
+    [a] = add(index, "j1", new_face("a", v))
+    add(index, "j1b", new_face("a2", near(v, 0.3, rng)))  # Alice has the most faces: she comes first
+    [b] = add(index, "j2", new_face("b", unit(rng)))
+    [c] = add(index, "j3", new_face("c", unit(rng)))
+    add(index, "j4", new_face("d", unit(rng)))
+    index.rename(a.person_id, "Alice Martin")
+    index.rename(b.person_id, "MARTINA")
+    index.rename(c.person_id, "Bob 100%_")
+    other = workers()
+    assert [p.name for p in other.persons(name="martin")] == ["Alice Martin", "MARTINA"]
+    assert [p.name for p in other.persons(name="martin", offset=1, limit=1)] == ["MARTINA"]
+    assert [p.name for p in other.persons(name="%_")] == ["Bob 100%_"]  # no wildcards
+    assert other.persons(name="zed") == []
+    index.hide(b.person_id)
+    assert [p.name for p in workers().persons(name="martin")] == ["Alice Martin"]
+    assert len(workers().persons(name="")) == 2  # the shown named persons; the unnamed one is left out
+
+
 def test_the_table_index_keeps_persons_in_its_snapshot(services: Services, unique: str,
                                                        rng: np.random.Generator) -> None:
     def worker() -> TableFaceIndex:

@@ -101,6 +101,12 @@ def test_people_come_from_the_index_and_a_users_changes_stick(people: People) ->
     assert taken.status_code == 409
     assert requests.patch(f"{api}/people/{people.bob}", json={"name": "Bob"}, headers=HEADER, timeout=10).ok
 
+    found = requests.get(f"{api}/people", params={"name": " bO "}, timeout=10).json()  # part of a name, any case
+    assert [p["id"] for p in found["people"]] == [people.bob] and found["next"] is None
+    found = requests.get(f"{api}/people", params={"name": "\"", "limit": 1}, timeout=10).json()
+    assert [p["id"] for p in found["people"]] == [people.alice] and found["next"] is None
+    assert requests.get(f"{api}/people", params={"name": "x" * 101}, timeout=10).status_code == 400
+
     page = requests.get(f"{api}/people/Bob", timeout=10).json()  # by name, too
     assert page["person"]["id"] == people.bob and page["photos"][0]["job_id"] == "b1"
     assert page["photos"][0]["name"] == "b1.jpg" and page["photos"][0]["image"].startswith("/api/images/")
@@ -121,6 +127,9 @@ def test_people_come_from_the_index_and_a_users_changes_stick(people: People) ->
     assert split.status_code == 200 and split.json()["person_id"] != people.alice
     assert requests.get(f"{api}/faces?id=fa1&id=fb1", timeout=10).json()["faces"] == {
         "fa1": {"person_id": people.alice, "name": nasty}, "fb1": {"person_id": split.json()["person_id"], "name": ""}}
+    back = requests.post(f"{api}/faces/fb1/person", json={"to": people.alice}, headers=HEADER, timeout=10)
+    assert back.ok and back.json()["person_id"] == people.alice  # moved to an existing person
+    assert requests.post(f"{api}/faces/fb1/person", json={"new": True}, headers=HEADER, timeout=10).ok
     assert requests.post(f"{api}/faces/nope/person", json={"new": True}, headers=HEADER, timeout=10).status_code == 404
     assert requests.post(f"{api}/faces/fb1/person", json={"to": 3}, headers=HEADER, timeout=10).status_code == 400
 

@@ -238,9 +238,13 @@ class TableFaceIndex:
                       hidden=current in index.hidden, best_face=index.face_at(best)[0],
                       best=_indexed(index, best, current))
 
-    def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
+    def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False,
+                name: str | None = None) -> list[Person]:
         index = self._fresh()
-        listed = [p for p in self._listed(index) if include_hidden or p.person_id not in index.hidden]
+        needle = None if name is None else name.casefold()
+        listed = [p for p in self._listed(index) if (include_hidden or p.person_id not in index.hidden)
+                  and (needle is None or needle in (index.names.get(p.person_id) or "").casefold()
+                       and p.person_id in index.names)]
         page = []
         for p in listed[offset:offset + limit]:
             best = self._typical_face(index, p.person_id)

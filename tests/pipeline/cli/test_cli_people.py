@@ -84,6 +84,7 @@ def test_people_name_merge_split_hide_and_results_by_person(filled: tuple[Settin
     capsys.readouterr()
     assert cli(settings, "people") == 0
     assert "Alice [bold]" in capsys.readouterr().out  # shown as text, not as markup
+    assert [p["name"] for p in listing(settings, capsys, "--name", "ALICE")] == ["Alice [bold]", "alice [bold]"]
 
     assert cli(settings, "results", "--person", "Alice [bold]", "--json") == 0
     assert sorted(r["id"] for r in json.loads(capsys.readouterr().out)) == ["a1", "a2"]
