@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: the project first, or bench/classifiers.py hides the package
+if __package__ in (None, ""):  # run as a script: the project first, (a bench module named like a package would hide it)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402

@@ -5,8 +5,8 @@ Targets on 2 cores: facedetection ≤ 80 ms at 640×480, faceprint ≤ 70 ms per
 for a text image, generalclassification ≤ 40 ms (the tags model), facematch search ≤ 100 ms at 1M.
 The per-part breakdowns are in classifiers_general.py, classifiers_faces_ocr.py and facematch_search.py.
 
-    .venv/bin/python bench/classifiers.py [--repeat 10] [--skip-million]
-    .venv/bin/python bench/classifiers.py --worker   # only: a worker's memory with the seven classifiers
+    .venv/bin/python bench/classifier_speed.py [--repeat 10] [--skip-million]
+    .venv/bin/python bench/classifier_speed.py --worker   # only: a worker's memory with the seven classifiers
 """
 
 from __future__ import annotations
