@@ -33,6 +33,7 @@ from classifiers.backends.local.face_snapshot import FaceSnapshots  # noqa: E402
 from classifiers.backends.local.face_store import FaceStore  # noqa: E402
 from classifiers.backends.local.table_face_index import TABLE_OVERLAP, TableFaceIndex  # noqa: E402
 from classifiers.backends.postgres.face_index import PostgresFaceIndex  # noqa: E402
+from classifiers.backends.postgres.person_counts import recount_all  # noqa: E402
 from classifiers.backends.postgres.schema import FACES, PERSONS, create_schema  # noqa: E402
 from dashboard.people_api import people_page, person_page  # noqa: E402
 
@@ -97,6 +98,7 @@ def load_postgres(conn: str, ids: list[str], owner: np.ndarray, photo: np.ndarra
                 copy.write_row((face_id(i), "bench", f"j{p:07d}", f"http://127.0.0.1/i/j{p:07d}.jpg", 40, 40,
                                 80 + i % 50, 80, text, ids[int(owner[i])]))
         c.execute(f"VACUUM ANALYZE {FACES}")  # as autovacuum would: index-only scans need the visibility map
+        recount_all(c)  # COPY bypasses the index, which counts each person as its faces change
         c.execute(f"VACUUM ANALYZE {PERSONS}")
 
 

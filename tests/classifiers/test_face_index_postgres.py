@@ -11,7 +11,8 @@ import pytest
 
 from classifiers.backends.face_index import JobKey, NewFace
 from classifiers.backends.postgres.face_index import PostgresFaceIndex, vector_text
-from classifiers.backends.postgres.schema import create_schema
+from classifiers.backends.postgres.person_counts import TYPICAL
+from classifiers.backends.postgres.schema import FACES, PERSONS, create_schema
 
 pytestmark = pytest.mark.pgvector
 
@@ -76,3 +77,64 @@ def test_rename_merge_split_hide_and_forget(index: PostgresFaceIndex) -> None:
     assert index.faces_of(anna) == [] and index.person_of("a1") is None
     _add(index, "j3", _face("c1", 3))
     assert index.forget_batch("b") == 1
+
+
+def _counters(pgvector: str) -> tuple[dict[str, tuple[int, int, str]], dict[str, tuple[int, int, str]]]:
+    """Each person's kept counters, and the same counted afresh from the faces."""
+    with psycopg.connect(pgvector) as conn:
+        kept = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+            f"SELECT person_id, faces, photos, best_face FROM {PERSONS} WHERE faces > 0").fetchall()}
+        fresh = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+            f"SELECT person_id, count(*), count(DISTINCT (batch_id, job_id)), {TYPICAL.format(person='g.person_id')} "
+            f"FROM {FACES} g GROUP BY person_id").fetchall()}
+    return kept, fresh
+
+
+def test_person_counters_follow_add_merge_split_and_forget(index: PostgresFaceIndex, pgvector: str) -> None:
+    [anna, bob] = _add(index, "j1", _face("a1", 1), _face("b1", 2))
+    assert _add(index, "j2", _face("a2", 1)) == [anna]
+    _add(index, "j3", _face("a3", 1), _face("c1", 3))
+    kept, fresh = _counters(pgvector)
+    assert kept == fresh and kept[anna][:2] == (3, 3)
+
+    def check() -> None:
+        kept, fresh = _counters(pgvector)
+        assert kept == fresh
+        listed = index.persons(include_hidden=True)
+        assert {p.person_id: (p.faces, p.photos, p.best_face) for p in listed} == fresh
+        assert [index.person(p.person_id) for p in listed] == listed
+
+    index.merge([bob], into=anna)
+    check()
+    alone = index.split("b1")
+    check()
+    index.split("a2", to_person=alone)
+    check()
+    assert _counters(pgvector)[0][alone][:2] == (2, 2)
+    index.hide(anna)
+    index.rename(alone, "Alone")
+    check()
+    index.forget_job("b", "j3")
+    check()
+    index.forget_faces(["a1"])
+    check()
+    index.forget_person(alone)
+    check()
+    assert _counters(pgvector)[0] == {}
+
+
+def test_a_database_of_the_previous_schema_is_counted_at_first_use(index: PostgresFaceIndex, pgvector: str) -> None:
+    [anna, bob] = _add(index, "j1", _face("a1", 1), _face("b1", 2))
+    _add(index, "j2", _face("a2", 1))
+    with psycopg.connect(pgvector) as conn:  # as the schema was before persons kept counters
+        conn.execute(f"ALTER TABLE {PERSONS} DROP COLUMN faces, DROP COLUMN photos, DROP COLUMN best_face")
+    newer = PostgresFaceIndex.connect(pgvector)
+    try:
+        assert [(p.person_id, p.faces, p.photos) for p in newer.persons()] == [(anna, 2, 2), (bob, 1, 1)]
+        assert [p.best_face for p in newer.persons()] == [_counters(pgvector)[1][p][2] for p in (anna, bob)]
+    finally:
+        newer.close()
+    with psycopg.connect(pgvector) as conn:
+        indexes = [r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s",
+                                              (PERSONS,)).fetchall()]
+    assert f"{PERSONS}_listing" in indexes

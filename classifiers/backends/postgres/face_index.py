@@ -32,6 +32,7 @@ from classifiers.backends.face_index import (
 )
 from classifiers.backends.face_persons import assign_persons
 from classifiers.backends.postgres.connect import ConnectionPool, EntraPassword, TokenCredential, needs_entra_token
+from classifiers.backends.postgres.person_counts import recount
 from classifiers.backends.postgres.schema import APART, FACES, MATCH_LOCK, PERSONS, create_schema
 from pipeline.errors import RetryableError
 
@@ -40,11 +41,6 @@ __all__ = ["PostgresFaceIndex", "vector_text"]
 _EF_SEARCH = 100  # HNSW candidate list per search: recall ≥ 0.99 for k = 20 (bench/face_index.py)
 _FACE_COLUMNS = "f.face_id, f.batch_id, f.job_id, f.image_url, f.rect_left, f.rect_top, f.rect_width, " \
                 "f.rect_height, f.person_id, f.pinned"
-
-# A person's face to show: the one nearest the mean of its prints (a look-alike slip or an odd angle is
-# never the cover). "+ 0" keeps the HNSW index out: with a WHERE it could return no row at all.
-_TYPICAL = (f"(SELECT b.face_id FROM {FACES} b WHERE b.person_id = {{person}} ORDER BY (b.print <-> "
-            f"(SELECT avg(m.print) FROM {FACES} m WHERE m.person_id = {{person}})) + 0, b.face_id LIMIT 1)")
 
 _log = logging.getLogger(__name__)
 
@@ -138,6 +134,7 @@ class PostgresFaceIndex:
                 "ON CONFLICT (face_id) DO NOTHING",
                 [(f.face_id, job.batch_id, job.job_id, job.image_url, *f.face_rectangle, text, person)
                  for f, text, person in zip(faces, texts, assignment.persons, strict=True)])
+        recount(conn, {*assignment.persons, *(p for pair in assignment.merges for p in pair)})
         if assignment.merges:
             _log.info("face index: %s merged persons %s", job.job_id, assignment.merges)
         return [MatchedFace(face_id=f.face_id, person_id=p, hits=h)
@@ -196,22 +193,15 @@ class PostgresFaceIndex:
 
     def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False,
                 name: str | None = None) -> list[Person]:
-        # Count faces per person over the person index first (one hash aggregate), then count photos and find
-        # the best face for the page's persons only: the per-person sorts of the whole table cost 0.5 s at 100k.
+        # The counters in the persons' rows: the first page is a walk down the listing index, stopped at its end.
         with self._pool.connection() as conn:
             self._ready(conn)
             rows = conn.execute(
-                f"WITH counted AS (SELECT f.person_id, count(*) AS faces FROM {FACES} f GROUP BY f.person_id), "
-                f"top AS (SELECT c.person_id, c.faces, p.name, p.hidden FROM counted c JOIN {PERSONS} p "
-                "ON p.person_id = c.person_id WHERE p.merged_into IS NULL AND (%s OR NOT p.hidden) "
+                f"SELECT p.person_id, p.name, p.hidden, p.faces, p.photos, p.best_face FROM {PERSONS} p "
+                "WHERE p.merged_into IS NULL AND p.faces > 0 AND (%s OR NOT p.hidden) "
                 # strpos, not LIKE: the user's text has no wildcards to escape.
                 "AND (%s::text IS NULL OR strpos(lower(p.name), lower(%s::text)) > 0) "
-                "ORDER BY c.faces DESC, c.person_id OFFSET %s LIMIT %s) "
-                "SELECT t.person_id, t.name, t.hidden, t.faces, "
-                f"(SELECT count(*) FROM (SELECT DISTINCT batch_id, job_id FROM {FACES} "
-                "WHERE person_id = t.person_id) j), "
-                f"{_TYPICAL.format(person='t.person_id')} "
-                "FROM top t ORDER BY t.faces DESC, t.person_id",
+                "ORDER BY p.faces DESC, p.person_id OFFSET %s LIMIT %s",
                 (include_hidden, name, name, offset, limit)).fetchall()
             best = {face.face_id: face for face in map(_face, conn.execute(
                 f"SELECT {_FACE_COLUMNS} FROM {FACES} f WHERE f.face_id = ANY(%s)", ([r[5] for r in rows],)))}
@@ -242,11 +232,8 @@ class PostgresFaceIndex:
             current = _resolve(conn, person_id)
             if current is None:
                 return None
-            row = conn.execute(
-                f"SELECT p.name, p.hidden, count(*), count(DISTINCT (f.batch_id, f.job_id)), "
-                f"{_TYPICAL.format(person='p.person_id')} "
-                f"FROM {PERSONS} p JOIN {FACES} f ON f.person_id = p.person_id WHERE p.person_id = %s "
-                "GROUP BY p.person_id", (current,)).fetchone()
+            row = conn.execute(f"SELECT name, hidden, faces, photos, best_face FROM {PERSONS} "
+                               "WHERE person_id = %s AND faces > 0", (current,)).fetchone()
             if row is None:
                 return None
             best = conn.execute(f"SELECT {_FACE_COLUMNS} FROM {FACES} f WHERE f.face_id = %s", (row[4],)).fetchone()
@@ -287,6 +274,7 @@ class PostgresFaceIndex:
                 current = _existing(conn, person)
                 if current != target:
                     self._move_person(conn, current, target)
+                    recount(conn, (current, target))
 
     def split(self, face_id: str, to_person: str | None = None) -> str:
         with self._pool.connection() as conn, conn.transaction():
@@ -305,6 +293,7 @@ class PostgresFaceIndex:
                              (target, face_id))
                 a, b = sorted((str(row[0]), target))
                 conn.execute(f"INSERT INTO {APART} (a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING", (a, b))
+                recount(conn, (str(row[0]), target))
         return target
 
     def hide(self, person_id: str, hidden: bool = True) -> None:
@@ -353,6 +342,7 @@ class PostgresFaceIndex:
                                     f"(SELECT 1 FROM {FACES} f WHERE f.person_id = p)",
                                     (sorted(set(persons)),)).fetchall()
                 _drop_persons(conn, [str(row[0]) for row in left])
+                recount(conn, set(persons) - {str(row[0]) for row in left})
         return len(persons)
 
 

@@ -2,7 +2,9 @@
 
 One table of faces (the print a pgvector ``vector(128)`` under an HNSW index for Euclidean distance),
 one of persons and one of pairs of persons a user split apart; a merged person keeps its row with
-``merged_into`` so its id stays resolvable.
+``merged_into`` so its id stays resolvable. A person's row keeps its counters (faces, photos, cover face; see
+``person_counts``) so the People page is one index scan of persons; a database made before them gets them
+and is counted once, at first use.
 Many workers may start at once: the DDL runs under an advisory lock, each statement ``IF NOT EXISTS``.
 """
 
@@ -52,6 +54,14 @@ _DDL = (
     f"CREATE INDEX IF NOT EXISTS {FACES}_person_photo ON {FACES} (person_id, batch_id, job_id)",
     f"CREATE INDEX IF NOT EXISTS {FACES}_print ON {FACES} USING hnsw (print vector_l2_ops)",
 )
+_COUNTERS = (
+    f"ALTER TABLE {PERSONS} ADD COLUMN IF NOT EXISTS faces integer NOT NULL DEFAULT 0",
+    f"ALTER TABLE {PERSONS} ADD COLUMN IF NOT EXISTS photos integer NOT NULL DEFAULT 0",
+    f"ALTER TABLE {PERSONS} ADD COLUMN IF NOT EXISTS best_face text",
+    # The People page: current persons with a face, most faces first, read in order and stopped at the page's end.
+    f"CREATE INDEX IF NOT EXISTS {PERSONS}_listing ON {PERSONS} (faces DESC, person_id) "
+    "WHERE merged_into IS NULL AND faces > 0",
+)
 
 
 def create_schema(conn: psycopg.Connection[Any]) -> None:
@@ -60,3 +70,13 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         for statement in _DDL:
             conn.execute(statement)
+        counted = conn.execute("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                               "current_schema() AND table_name = %s AND column_name = 'faces')",
+                               (PERSONS,)).fetchone()
+        for statement in _COUNTERS:
+            conn.execute(statement)
+        if not (counted and counted[0]):
+            # Imported here: person_counts reads the table names from this module.
+            from classifiers.backends.postgres.person_counts import recount_all
+
+            recount_all(conn)
