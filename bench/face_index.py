@@ -1,12 +1,18 @@
 """The two face index backends side by side: table (Azurite + in-memory search) and postgresql (pgvector).
 
     .venv/bin/python bench/face_index.py --sizes 10000 100000
+    .venv/bin/python bench/face_index.py --sizes 1000000            # table in memory, postgresql through COPY
+    .venv/bin/python bench/face_index.py --sizes 1000000 --backends postgresql
 
 Synthetic prints shaped like dlib's (different people 0.8 apart on average, as in docs/facematch.md), plus
 planted persons (5 faces each within 0.15 of a centre) and one query near each centre. Per backend and
 size: bulk insert rate, search p50/p99 (k = 20 within 0.5), a whole facematch job p50/p99 (lock, refresh,
 search, persons, insert), recall against exact search on the planted sets, and a new worker process's
 cold start (to its first search) and peak RSS. Azurite and PostgreSQL are private, started here.
+From ``--table-in-memory-from`` faces on (1M: Azurite takes ~20 minutes to load it), table is measured in a
+worker process that reads the prints straight into its in-memory index: search, recall, RSS and bytes a face
+(no facematch job or cold start; the snapshot load at 1M is in docs/cold_start.md). PostgreSQL is loaded with
+a binary COPY, then its HNSW index is built once (maintenance_work_mem 2 GB, one parallel worker).
 """
 
 from __future__ import annotations
