@@ -196,7 +196,7 @@ def make_worker(args: argparse.Namespace) -> TableFaceIndex | PostgresFaceIndex:
     return TableFaceIndex(store=store, lock_container=storage.container(args.container))
 
 
-def search_only(index: TableFaceIndex | PostgresFaceIndex, query: np.ndarray) -> list[str]:
+def search_only(index: TableFaceIndex | PostgresFaceIndex, query: np.ndarray, ef_search: int = 100) -> list[str]:
     if isinstance(index, TableFaceIndex):  # the search alone; a facematch job's refresh is in the job column
         store = index._store
         if not len(store):
@@ -204,7 +204,7 @@ def search_only(index: TableFaceIndex | PostgresFaceIndex, query: np.ndarray) ->
         [hits] = store.index.search(query[None, :], threshold=THRESHOLD, limit=K)
         return [h.face_id for h in hits]
     with index._pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT set_config('hnsw.ef_search', '100', true)")
+        conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
         job = JobKey(batch_id="-", job_id="-", image_url="")
         return [h.face.face_id for h in index._search(conn, vector_text(query), THRESHOLD, K, job, 0)]
 
@@ -228,6 +228,15 @@ def measure(args: argparse.Namespace, queries: np.ndarray, truth: list[set[str]]
         got = search_only(index, q)
         times.append(time.perf_counter() - started)
         recalls.append(len(set(got) & expected) / len(expected) if expected else 1.0)
+    for ef in args.ef_search if args.backend == "postgresql" else []:
+        swept, found = [], []
+        for q, expected in zip(queries, truth, strict=True):
+            started = time.perf_counter()
+            got = search_only(index, q, ef)
+            swept.append(time.perf_counter() - started)
+            found.append(len(set(got) & expected) / len(expected) if expected else 1.0)
+        print(f"# postgresql {len(truth)} queries, ef_search {ef}: recall {statistics.mean(found):.3f}, "
+              f"search p50 {pct(swept, 50):.1f} ms, p99 {pct(swept, 99):.1f} ms", file=sys.stderr, flush=True)
     jobs = []
     rng = np.random.default_rng(11)
     for i in range(JOBS):
@@ -265,6 +274,8 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", choices=["table", "postgresql"], default=["table", "postgresql"])
     parser.add_argument("--table-in-memory-from", type=int, default=1_000_000,
                         help="from this size on, table is measured in memory only (Azurite loads ~1k rows/s)")
+    parser.add_argument("--ef-search", type=int, nargs="*", default=[],
+                        help="postgresql: also measure search and recall at these hnsw.ef_search values")
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory-worker", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="table", help=argparse.SUPPRESS)
@@ -297,12 +308,13 @@ def main() -> None:
                 elif "table" in args.backends and azurite is not None:
                     tag = uuid.uuid4().hex[:8]
                     table = argparse.Namespace(backend="table", conn=azurite.connection_string,
-                                               table=f"bench{tag}", container=f"bench{tag}")
+                                               table=f"bench{tag}", container=f"bench{tag}", ef_search=[])
                     rate = load_table(table.conn, table.table, table.container, prints, ids)
                     rows.append(("table", n, rate, measure(table, queries, truth)))
                     print(f"# table {n}: done", file=sys.stderr, flush=True)
                 if "postgresql" in args.backends:
-                    pg = argparse.Namespace(backend="postgresql", conn=new_database(admin), table="", container="")
+                    pg = argparse.Namespace(backend="postgresql", conn=new_database(admin), table="", container="",
+                                            ef_search=args.ef_search)
                     rate, builds[n] = load_postgres(pg.conn, prints, ids)
                     print(f"# postgresql {n}: loaded at {rate:,.0f}/s, HNSW built in {builds[n]:.0f} s",
                           file=sys.stderr, flush=True)
