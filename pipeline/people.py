@@ -19,9 +19,9 @@ __all__ = ["AZURE_FACE_NOTE", "MAX_NAME", "UnknownPersonError", "azure_face_note
 
 MAX_NAME = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-AZURE_FACE_NOTE = ("facematch uses the Azure Face service (FACE_ENDPOINT is set): persons need the local face "
-                   "index, so People shows only faces matched locally before, if any. Set FACEPRINT_BACKEND=local and "
-                   "FACEMATCH_BACKEND=local to group new photos into persons.")
+AZURE_FACE_NOTE = ("facematch uses the Azure Face service (FACE_ENDPOINT is set), whose face lists keep faces but "
+                   "no persons: persons need a local face index (table or postgresql). Set FACEPRINT_BACKEND=local "
+                   "and FACEMATCH_BACKEND=local to group photos into persons.")
 
 
 class UnknownPersonError(LookupError):

@@ -4,6 +4,8 @@
   (``classifiers.backends.local.table_face_index``); runs on Azurite alone.
 - ``postgresql``: one PostgreSQL database with pgvector, searched by the database
   (``classifiers.backends.postgres.face_index``); chosen when ``FACE_INDEX_CONNECTION_STRING`` is set.
+- ``azure``: the Face service's face lists (``classifiers.backends.azure.face_index``), when facematch runs on
+  the Face service; it keeps faces only, no persons.
 
 Both store a job's faces atomically with its search (one matcher at a time holds the index's lock), so of
 two jobs at the same moment the later one always finds the earlier one, and both assign persons with
@@ -48,6 +50,7 @@ class NewFace:
     face_id: str
     face_rectangle: tuple[int, int, int, int]  # left, top, width, height
     print: npt.NDArray[np.float32]
+    service_id: str = ""  # the Face service's faceId: the azure backend's print (``print`` is then empty)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class SearchHit:
 
     face: IndexedFace
     distance: float
+    confidence: float | None = None  # the Face service's own (azure backend; distance is then 1 - it)
 
 
 @dataclass(frozen=True)

@@ -93,21 +93,30 @@ def face_printer(classifier: str, *, settings: Settings, storage: Storage, model
 
 
 def face_matcher(classifier: str, *, settings: Settings, storage: Storage, index: FaceIndexBackend) -> FaceMatcher:
-    """The local matcher over the worker's face index, or find-similar over the Face service's face lists."""
+    """The local matcher over the worker's face index, or find-similar over the Face service's face lists (the
+    worker's index is then the ``azure`` one, ``face_index``)."""
     match settings.backend_for(classifier):
         case "local":
             return LocalFaceMatcher(index=index, threshold=settings.face_match_threshold)
         case "azure":
             from classifiers.backends.azure import make_face_matcher
 
-            return make_face_matcher(settings, storage, classifier)
+            if index.kind != "azure":
+                raise ConfigurationError(f"{classifier} on azure needs the Face service's face index, not "
+                                         f"{index.kind!r}")
+            return make_face_matcher(settings, storage, classifier, index=index)
         case other:
             _unknown(classifier, other)
 
 
 def face_index(*, settings: Settings, storage: Storage) -> FaceIndexBackend:
-    """Where faces and persons live: PostgreSQL with pgvector when FACE_INDEX_CONNECTION_STRING is set, else the
-    ``persistedfaces`` table with its blob snapshots, searched in the worker's memory."""
+    """Where faces and persons live: the Face service's face lists when facematch runs on azure (faces only, no
+    persons), else PostgreSQL with pgvector when FACE_INDEX_CONNECTION_STRING is set, else the ``persistedfaces``
+    table with its blob snapshots, searched in the worker's memory. facematch, forget and the People API share it."""
+    if settings.backend_for("facematch") == "azure":
+        from classifiers.backends.azure import make_face_index
+
+        return make_face_index(settings, storage, "facematch")
     match settings.face_index_kind:
         case "postgresql":
             from classifiers.backends.postgres.face_index import PostgresFaceIndex

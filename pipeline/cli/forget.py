@@ -82,7 +82,12 @@ def run(args: argparse.Namespace, settings: Settings, *,
             errors.print("forget: nothing erased")
             return EXIT_USAGE
     services = Services.from_settings(settings)
-    if target.kind is Kind.PERSON and services.face_index.resolve(target.person_id) is None:
+    try:
+        unknown = target.kind is Kind.PERSON and services.face_index.resolve(target.person_id) is None
+    except NotImplementedError as e:  # the Face service's index keeps no persons
+        errors.print(f"forget: {e}", highlight=False)
+        return EXIT_USAGE
+    if unknown:
         errors.print(f"forget: the face index has no person {target.person_id!r} (`imaginem people` lists them); "
                      "erasing what may be left of her", highlight=False)
     report = eraser(services).forget(target, trigger="cli")

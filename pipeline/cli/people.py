@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except KeyError as e:
         errors.print(Text.assemble(("people: ", "red"), str(e.args[0] if e.args else e)))
         return EXIT_USAGE
-    except ValueError as e:
+    except (ValueError, NotImplementedError) as e:  # NotImplementedError: the Face service's index has no persons
         errors.print(Text.assemble(("people: ", "red"), str(e)))
         return EXIT_USAGE
     finally:

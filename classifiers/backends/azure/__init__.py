@@ -24,9 +24,11 @@ from classifiers.backends.azure.calls import (
     configure_sdk_client,
 )
 from classifiers.backends.azure.face import AzureFaceDetector, AzureFacePrinter, FaceDetection
+from classifiers.backends.azure.face_index import FACE_LIST_CAPACITY, AzureFaceIndex
 from classifiers.backends.azure.facelists import AzureFaceMatcher
 from classifiers.backends.azure.transfer import Transfer
 from classifiers.backends.azure.vision import AzureImageAnalyzer, AzureTextReader
+from classifiers.backends.face_index import FaceIndexBackend
 from classifiers.backends.protocols import FaceDetector, FaceMatcher, FacePrinter, ImageAnalyzer, TextReader
 from pipeline.errors import ConfigurationError
 from pipeline.images import Image, ImageFetcher
@@ -41,6 +43,7 @@ __all__ = [
     "ServiceError",
     "ServiceKeyError",
     "make_face_detector",
+    "make_face_index",
     "make_face_matcher",
     "make_face_printer",
     "make_image_analyzer",
@@ -141,13 +144,24 @@ def make_face_printer(settings: Settings, storage: Storage, classifier: str, *,
     return AzureFacePrinter(detection=_detection(settings, storage, classifier, policy or RetryPolicy()))
 
 
-def make_face_matcher(settings: Settings, storage: Storage, classifier: str, *, policy: RetryPolicy | None = None,
-                      face_list_prefix: str = "imaginem", capacity: int = 1_000) -> FaceMatcher:
-    """Find-similar over the face lists, persisted faces in the ``persistedfaces`` table (facematch)."""
+def make_face_index(settings: Settings, storage: Storage, classifier: str = "facematch", *,
+                    policy: RetryPolicy | None = None, face_list_prefix: str = "imaginem",
+                    capacity: int = FACE_LIST_CAPACITY) -> AzureFaceIndex:
+    """The face lists as a face index (faces only, no persons), persisted faces in the ``persistedfaces`` table."""
     policy = policy or RetryPolicy()
     connection = AzureConnection.face(settings, classifier)
-    return AzureFaceMatcher(
+    return AzureFaceIndex(
         client=_face_client(connection, policy), caller=connection.caller(policy),
         transfer=Transfer(storage=storage), table=storage.table(PERSISTED_FACES_TABLE),
         load_image=_image_loader(settings, storage), prefix=face_list_prefix, capacity=capacity,
     )
+
+
+def make_face_matcher(settings: Settings, storage: Storage, classifier: str, *, policy: RetryPolicy | None = None,
+                      face_list_prefix: str = "imaginem", capacity: int = FACE_LIST_CAPACITY,
+                      index: FaceIndexBackend | None = None) -> FaceMatcher:
+    """Find-similar over the face lists (facematch): over ``index`` (the worker's) or a face lists index of its own."""
+    if index is None:
+        index = make_face_index(settings, storage, classifier, policy=policy, face_list_prefix=face_list_prefix,
+                                capacity=capacity)
+    return AzureFaceMatcher(index=index)

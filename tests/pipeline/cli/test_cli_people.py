@@ -111,5 +111,7 @@ def test_people_name_merge_split_hide_and_results_by_person(filled: tuple[Settin
 def test_with_the_azure_face_service_the_cli_says_persons_need_a_local_index(
         settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     azure = replace(settings, face_endpoint="https://face.example.invalid", face_api_key="k")
-    assert cli(azure, "people") == 0
-    assert "persons need the local face index" in " ".join(capsys.readouterr().err.split())
+    assert cli(azure, "people") == 2  # the Face service's face lists are the index then: no persons to list
+    said = " ".join(capsys.readouterr().err.split())
+    assert "persons need a local face index (table or postgresql)" in said
+    assert "the Face service backend keeps face lists only" in said

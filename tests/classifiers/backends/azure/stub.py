@@ -165,6 +165,9 @@ class CognitiveStub:
             def do_PUT(self) -> None:
                 stub._handle(self, "PUT")
 
+            def do_DELETE(self) -> None:
+                stub._handle(self, "DELETE")
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -231,6 +234,7 @@ class CognitiveStub:
             ("PUT", r"/face/v1\.0/facelists/([^/]+)", self._create_face_list),
             ("GET", r"/face/v1\.0/facelists/([^/]+)", self._get_face_list),
             ("POST", r"/face/v1\.0/facelists/([^/]+)/persistedfaces", self._add_face),
+            ("DELETE", r"/face/v1\.0/facelists/([^/]+)/persistedfaces/([^/]+)", self._delete_face),
         ]
         for verb, pattern, action in routes:
             match = re.fullmatch(pattern, path, flags=re.IGNORECASE)
@@ -496,6 +500,16 @@ class CognitiveStub:
         with self._lock:
             face_list.faces[persisted] = (person, r.query.get("userData"))
         return {"persistedFaceId": persisted}
+
+    def _delete_face(self, r: Recorded, list_id: str, persisted_id: str) -> Any:
+        """Face List - Delete Face: 200 with an empty body; 404 for an unknown list or persisted face."""
+        with self._lock:
+            face_list = self.face_lists.get(list_id)
+            if face_list is None:
+                raise _error(404, "FaceListNotFound", f"Face list '{list_id}' is not found.")
+            if face_list.faces.pop(persisted_id, None) is None:
+                raise _error(404, "PersistedFaceNotFound", f"Persisted face '{persisted_id}' is not found.")
+        return None
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
