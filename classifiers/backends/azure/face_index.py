@@ -294,7 +294,8 @@ class AzureFaceIndex:
     def resolve(self, person_id: str) -> str | None:
         _no_persons()
 
-    def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False) -> list[Person]:
+    def persons(self, *, offset: int = 0, limit: int = 100, include_hidden: bool = False,
+                name: str | None = None) -> list[Person]:
         _no_persons()
 
     def photos_of(self, person_id: str, *, offset: int = 0, limit: int = 50) -> list[PersonPhoto]:
