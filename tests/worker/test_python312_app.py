@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from classifiers import facedetection, generalclassification, ocr
+from pipeline.classifier import NO_CONTEXT
 from pipeline.images import decode_image
 from pipeline.job import parse_job
 from pipeline.services import Services
@@ -73,8 +74,8 @@ def test_the_local_models_run_on_the_astronaut(services: Services) -> None:
     image = decode_image((SAMPLES / "astronaut.jpg").read_bytes(), url="astronaut.jpg")
     job = parse_job({"job_definition": {"id": "j1", "input": {"image_url": "astronaut.jpg"},
                                         "processing_pipeline": CLASSIFIERS}})
-    [face] = facedetection.build(services)(job, image)["faces"]
+    [face] = facedetection.build(services)(job, image, NO_CONTEXT)["faces"]
     assert 60 <= face["faceRectangle"]["width"] <= 160
-    general = generalclassification.build(services)(job, image)
+    general = generalclassification.build(services)(job, image, NO_CONTEXT)
     assert general["metadata"]["width"] == 512 and general["tags"]
-    assert "OCR_fullText" in ocr.build(services)(job, image)
+    assert "OCR_fullText" in ocr.build(services)(job, image, NO_CONTEXT)
