@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     queries = ResultsQueries(database=database)
     try:
         rows = _person_jobs(args, settings, queries) if args.person else _query(args, queries)
-    except UnknownPersonError as e:
+    except (UnknownPersonError, NotImplementedError) as e:  # NotImplementedError: the Face service keeps no persons
         errors.print(Text.assemble(("results: ", "red"), str(e)))
         return EXIT_USAGE
     except ValueError as e:

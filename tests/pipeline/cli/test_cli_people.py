@@ -115,3 +115,7 @@ def test_with_the_azure_face_service_the_cli_says_persons_need_a_local_index(
     said = " ".join(capsys.readouterr().err.split())
     assert "persons need a local face index (table or postgresql)" in said
     assert "the Face service backend keeps face lists only" in said
+    OutputWriter(database=Database.from_settings(azure)).write(job_message("j", batch_id="azure"))  # a results db
+    assert cli(azure, "results", "--person", "Alice") == 2  # a message, not a traceback
+    said = " ".join(capsys.readouterr().err.split())
+    assert "persons need a local face index" in said
