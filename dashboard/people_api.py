@@ -26,7 +26,7 @@ from urllib.parse import quote
 import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 
-from classifiers.backends.face_index import FaceIndexBackend
+from classifiers.backends.face_index import FaceIndexBackend, PersonsUnsupportedError
 from dashboard.blueprint import UPLOAD_HEADER, DashboardContext
 from dashboard.cards import card, matched_image_urls
 from dashboard.face_crops import CROP_SIZES, FaceCrops
@@ -141,7 +141,7 @@ def _guarded(work: Any) -> func.HttpResponse:
         return error(404, str(e.args[0]) if e.args else "not found")
     except ValueError as e:
         return error(409 if "already named" in str(e) else 400, str(e))
-    except NotImplementedError as e:
+    except PersonsUnsupportedError as e:
         return error(501, str(e))
 
 

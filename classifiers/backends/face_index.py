@@ -24,9 +24,14 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["FaceIndexBackend", "IndexedFace", "JobKey", "MatchedFace", "NewFace", "Person", "PersonPhoto",
-           "SearchHit", "person_for_face"]
+           "PersonsUnsupportedError", "SearchHit", "person_for_face"]
 
 _PERSON_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "imaginem:person")
+
+
+class PersonsUnsupportedError(Exception):
+    """A person operation on a backend that keeps no persons (the Face service's face lists): the CLI says so
+    with exit 2, the People API with a 501."""
 
 
 def person_for_face(face_id: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
+from classifiers.backends.face_index import PersonsUnsupportedError
 from pipeline.forget.build import build_eraser
 from pipeline.forget.eraser import Eraser, ErasureReport
 from pipeline.forget.target import Kind, Target
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace, settings: Settings, *,
     services = Services.from_settings(settings)
     try:
         unknown = target.kind is Kind.PERSON and services.face_index.resolve(target.person_id) is None
-    except NotImplementedError as e:  # the Face service's index keeps no persons
+    except PersonsUnsupportedError as e:
         errors.print(f"forget: {e}", highlight=False)
         return EXIT_USAGE
     if unknown:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from classifiers.backends.face_index import FaceIndexBackend
+from classifiers.backends.face_index import FaceIndexBackend, PersonsUnsupportedError
 from pipeline.cli.consoles import output
 from pipeline.cli.probe import probe_storage
 from pipeline.people import UnknownPersonError, azure_face_note, clean_name, find_person, person_dict
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except KeyError as e:
         errors.print(Text.assemble(("people: ", "red"), str(e.args[0] if e.args else e)))
         return EXIT_USAGE
-    except (ValueError, NotImplementedError) as e:  # NotImplementedError: the Face service's index has no persons
+    except (ValueError, PersonsUnsupportedError) as e:
         errors.print(Text.assemble(("people: ", "red"), str(e)))
         return EXIT_USAGE
     finally:

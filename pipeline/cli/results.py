@@ -26,6 +26,7 @@ from typing import Any
 from rich.markup import escape
 from rich.text import Text
 
+from classifiers.backends.face_index import PersonsUnsupportedError
 from pipeline.cli.consoles import TABLE_WIDTH, output
 from pipeline.cli.consoles import errors as error_console
 from pipeline.cli.tables import Column, print_table
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     queries = ResultsQueries(database=database)
     try:
         rows = _person_jobs(args, settings, queries) if args.person else _query(args, queries)
-    except (UnknownPersonError, NotImplementedError) as e:  # NotImplementedError: the Face service keeps no persons
+    except (UnknownPersonError, PersonsUnsupportedError) as e:
         errors.print(Text.assemble(("results: ", "red"), str(e)))
         return EXIT_USAGE
     except ValueError as e:

@@ -28,11 +28,20 @@ from classifiers.backends.azure.calls import ServiceCaller, ServiceError
 from classifiers.backends.azure.face import DETECTION_MODEL, RECOGNITION_MODEL
 from classifiers.backends.azure.sending import send_image
 from classifiers.backends.azure.transfer import FACE_LIMITS, Transfer
-from classifiers.backends.face_index import IndexedFace, JobKey, MatchedFace, NewFace, Person, PersonPhoto, SearchHit
+from classifiers.backends.face_index import (
+    IndexedFace,
+    JobKey,
+    MatchedFace,
+    NewFace,
+    Person,
+    PersonPhoto,
+    PersonsUnsupportedError,
+    SearchHit,
+)
 from pipeline.errors import ClassifierError, RetryableError
 from pipeline.images import Image
 
-__all__ = ["FACE_LIST_CAPACITY", "NO_PERSONS", "AzureFaceIndex", "PersonsUnsupportedError"]
+__all__ = ["FACE_LIST_CAPACITY", "NO_PERSONS", "AzureFaceIndex"]
 
 _log = logging.getLogger(__name__)
 
@@ -40,13 +49,6 @@ FACE_LIST_CAPACITY = 1_000
 _MAX_LISTS = 64
 NO_PERSONS = ("persons need a local face index (table or postgresql); the Face service backend keeps face "
               "lists only")
-
-
-class PersonsUnsupportedError(NotImplementedError):
-    """A person operation on the Face service backend (the People API answers 501 with this message)."""
-
-    def __init__(self) -> None:
-        super().__init__(NO_PERSONS)
 
 
 def _is_full(error: ServiceError) -> bool:
@@ -324,4 +326,4 @@ class AzureFaceIndex:
 
 
 def _no_persons() -> NoReturn:
-    raise PersonsUnsupportedError()
+    raise PersonsUnsupportedError(NO_PERSONS)
