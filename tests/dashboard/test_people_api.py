@@ -4,6 +4,7 @@ index, named, merged, split and hidden; changes need the dashboard's header; cro
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -138,3 +139,16 @@ def test_people_come_from_the_index_and_a_users_changes_stick(people: People) ->
     assert people.alice not in [p["id"] for p in requests.get(f"{api}/people", timeout=10).json()["people"]]
     assert people.alice in [p["id"] for p in requests.get(f"{api}/people?hidden=1", timeout=10).json()["people"]]
     assert requests.get(f"{api}/people?limit=0", timeout=10).status_code == 400
+
+
+def test_a_backend_without_persons_is_a_501_that_says_why() -> None:
+    from classifiers.backends.azure.face_index import NO_PERSONS
+    from classifiers.backends.face_index import PersonsUnsupportedError
+    from dashboard.people_api import _guarded
+
+    def work() -> func.HttpResponse:
+        raise PersonsUnsupportedError(NO_PERSONS)
+
+    answer = _guarded(work)
+    assert answer.status_code == 501
+    assert "persons need a local face index" in json.loads(answer.get_body())["error"]
