@@ -37,6 +37,7 @@ from pipeline.people import (
     clean_name,
     face_dict,
     find_person,
+    merge_persons,
     person_dict,
 )
 from pipeline.responses import SECURITY_HEADERS, error, json_response
@@ -204,8 +205,8 @@ def people_blueprint(settings: Settings | None = None, *, root: Root | None = No
             if not isinstance(ids, list) or not ids or len(ids) > _MAX_IDS or not all(isinstance(i, str) for i in ids):
                 raise ValueError(f"ids: a list of 1 to {_MAX_IDS} person ids")
             into = find_person(index, req.route_params["person"])
-            index.merge([find_person(index, i) for i in ids], into=into)
-            _log.info("people: merged %d person(s) into %s", len(ids), into)
+            joined = merge_persons(index, ids, into=into)
+            _log.info("people: merged %d person(s) into %s", len(joined), into)
             merged = index.person(into)
             return json_response(person_dict(merged) if merged else {"id": into})
 

@@ -15,7 +15,7 @@ from classifiers.backends.face_index import FaceIndexBackend, IndexedFace, Perso
 from pipeline.settings import Settings
 
 __all__ = ["AZURE_FACE_NOTE", "MAX_NAME", "UnknownPersonError", "azure_face_note", "clean_name", "face_dict",
-           "find_person", "near_names", "person_dict"]
+           "find_person", "merge_persons", "near_names", "person_dict"]
 
 MAX_NAME = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -36,6 +36,18 @@ class UnknownPersonError(LookupError):
 def azure_face_note(settings: Settings) -> str | None:
     """The plain words for a user when facematch runs on the Azure Face service, else None."""
     return AZURE_FACE_NOTE if settings.backend_for("facematch") == "azure" else None
+
+
+def merge_persons(index: FaceIndexBackend, wanted: list[str], *, into: str) -> list[str]:
+    """Merge the persons ``wanted`` names (names or ids) into ``into``; returns the ids merged. A person named
+    twice, or the one merged into, counts once: merging a person into herself is a ``ValueError``, not a no-op
+    that reports success."""
+    target = find_person(index, into)
+    merged = list(dict.fromkeys(p for p in (find_person(index, w) for w in wanted) if p != target))
+    if not merged:
+        raise ValueError(f"nothing to merge: every person given is {target} already")
+    index.merge(merged, into=target)
+    return merged
 
 
 def find_person(index: FaceIndexBackend, wanted: str) -> str:

@@ -24,7 +24,7 @@ from rich.text import Text
 from classifiers.backends.face_index import FaceIndexBackend, PersonsUnsupportedError
 from pipeline.cli.consoles import output
 from pipeline.cli.probe import probe_storage
-from pipeline.people import UnknownPersonError, azure_face_note, clean_name, find_person, person_dict
+from pipeline.people import UnknownPersonError, azure_face_note, clean_name, find_person, merge_persons, person_dict
 from pipeline.services import Services
 from pipeline.settings import Settings
 
@@ -101,11 +101,11 @@ def _act(args: argparse.Namespace, index: FaceIndexBackend) -> int:
             said = f"{person} is now {name!r}" if name else f"{person} has no name now"
             console.print(said, highlight=False, markup=False)
         case "merge":
-            first, *others = [find_person(index, p) for p in args.persons]
+            first, *others = args.persons
             if not others:
                 raise ValueError("merge needs at least two persons")
-            index.merge(others, into=first)
-            console.print(f"merged {len(others)} person(s) into {first}", highlight=False)
+            merged = merge_persons(index, others, into=first)
+            console.print(f"merged {len(merged)} person(s) into {find_person(index, first)}", highlight=False)
         case "split":
             target = None if args.to is None else find_person(index, args.to)
             person = index.split(args.face, to_person=target)

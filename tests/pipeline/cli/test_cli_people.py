@@ -119,3 +119,11 @@ def test_with_the_azure_face_service_the_cli_says_persons_need_a_local_index(
     assert cli(azure, "results", "--person", "Alice") == 2  # a message, not a traceback
     said = " ".join(capsys.readouterr().err.split())
     assert "persons need a local face index" in said
+
+
+def test_merging_a_person_into_herself_is_refused(filled: tuple[Settings, FaceIndexBackend]) -> None:
+    settings, index = filled
+    alice = index.person_of("fa1")
+    assert alice is not None
+    assert cli(settings, "people", "merge", alice, alice) == 2  # not "merged 1 person(s)"
+    assert index.resolve(alice) == alice
