@@ -26,6 +26,7 @@ from pipeline.errors import ConfigurationError, JobFormatError
 
 __all__ = [
     "next_queue_named",
+    "check_key",
     "DEFAULT_BATCH_ID",
     "DEFAULT_MAX_PIPELINE_STEPS",
     "MAX_NESTING",
@@ -177,7 +178,8 @@ def _decode(body: bytes | str) -> Any:
         raise JobFormatError(f"message is not valid JSON: {detail}") from None
 
 
-def _key(value: Any, name: str) -> str:
+def check_key(value: Any, name: str) -> str:
+    """``value`` as a batch or job id, or ``JobFormatError`` saying why no job can have it."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise JobFormatError(f"{name} must be a string, not {type(value).__name__}")
     text = str(value)
@@ -219,8 +221,8 @@ def parse_job(
 
     if "id" not in definition:
         raise JobFormatError("job_definition.id is missing")
-    job_id = _key(definition["id"], "job_definition.id")
-    batch_id = _key(definition.get("batch_id", DEFAULT_BATCH_ID), "job_definition.batch_id")
+    job_id = check_key(definition["id"], "job_definition.id")
+    batch_id = check_key(definition.get("batch_id", DEFAULT_BATCH_ID), "job_definition.batch_id")
 
     inputs = definition.get("input")
     if not isinstance(inputs, dict):
@@ -320,8 +322,8 @@ def identify(body: bytes | str) -> Identity | None:
         definition = message.get("job_definition") if isinstance(message, dict) else None
         if not isinstance(definition, dict) or "id" not in definition:
             return None
-        job_id = _key(definition["id"], "id")
-        batch_id = _key(definition.get("batch_id", DEFAULT_BATCH_ID), "batch_id")
+        job_id = check_key(definition["id"], "id")
+        batch_id = check_key(definition.get("batch_id", DEFAULT_BATCH_ID), "batch_id")
         step = definition.get("processing_step", 0)
         step = step if isinstance(step, int) and not isinstance(step, bool) and 0 <= step < 10_000 else 0
         fields = {**definition, "id": job_id, "batch_id": batch_id}

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from pipeline.errors import JobFormatError
+from pipeline.job import check_key
+
 __all__ = ["Kind", "StoreReport", "Target"]
 
 
@@ -30,11 +33,11 @@ class Target:
 
     @classmethod
     def job(cls, batch_id: str, job_id: str) -> Target:
-        return cls(kind=Kind.JOB, batch_id=_required(batch_id, "batch"), job_id=_required(job_id, "job"))
+        return cls(kind=Kind.JOB, batch_id=_job_key(batch_id, "batch"), job_id=_job_key(job_id, "job"))
 
     @classmethod
     def batch(cls, batch_id: str) -> Target:
-        return cls(kind=Kind.BATCH, batch_id=_required(batch_id, "batch"))
+        return cls(kind=Kind.BATCH, batch_id=_job_key(batch_id, "batch"))
 
     @classmethod
     def person(cls, person_id: str, *, with_photos: bool = False) -> Target:
@@ -59,6 +62,16 @@ class Target:
                 return f"faces stored before {self.before}"
             case _:
                 return f"person {self.person_id!r}" + (" with her photos" if self.with_photos else "")
+
+
+def _job_key(value: str, what: str) -> str:
+    """A batch or job id as jobs may have them (``pipeline.job.check_key``): no job has any other, so another is
+    a mistake to say, not something to search every store for."""
+    _required(value, what)
+    try:
+        return check_key(value, f"{what} id")
+    except JobFormatError as e:
+        raise ValueError(str(e)) from None
 
 
 def _required(value: str, what: str) -> str:

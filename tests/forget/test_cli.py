@@ -79,3 +79,11 @@ def test_forget_person_takes_the_index_person_id_and_says_when_it_knows_none(
     assert services.face_index.resolve(face.person_id) is None and services.face_index.face(face.face_id) is None
     assert main(["forget", "--person", face.person_id, "--yes"]) == 0
     assert "has no person" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--job", "a/b", "x"], ["--job", "b", "x\ny"], ["--batch", "a#b"], ["--batch", " "]])
+def test_an_id_no_job_can_have_is_a_usage_error_before_any_store(
+        env: Settings, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["forget", *argv, "--yes"]) == 2  # not a storage error from the table service
+    said = capsys.readouterr().err
+    assert "forget" in said and ("contains" in said or "required" in said), said
